@@ -1,0 +1,117 @@
+"""Losses and hand-derived gradients of the small models, one kernel each.
+
+Parameters are one flat vector ``w``; each kernel writes the gradient of the mean loss
+over the rows of ``X`` into ``grad`` and returns the loss. ``l2`` adds (l2/2)*||W||^2
+over the weights (not the biases).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def linear_regression(w, X, y, l2, grad):
+    """Mean of (x.w[:d] + w[d] - y)^2 / 2."""
+    n, d = X.shape
+    grad[:] = 0.0
+    loss = 0.0
+    for i in range(n):
+        r = w[d] - y[i]
+        for j in range(d):
+            r += X[i, j] * w[j]
+        loss += 0.5 * r * r
+        for j in range(d):
+            grad[j] += r * X[i, j]
+        grad[d] += r
+    loss /= n
+    for j in range(d + 1):
+        grad[j] /= n
+    for j in range(d):
+        loss += 0.5 * l2 * w[j] * w[j]
+        grad[j] += l2 * w[j]
+    return loss
+
+
+@njit(cache=True)
+def logistic_regression(w, X, y, l2, grad):
+    """Mean binary cross-entropy of sigmoid(x.w[:d] + w[d]) against labels y in {0, 1}."""
+    n, d = X.shape
+    grad[:] = 0.0
+    loss = 0.0
+    for i in range(n):
+        z = w[d]
+        for j in range(d):
+            z += X[i, j] * w[j]
+        # log(1 + e^z) - y z, computed without overflow
+        loss += max(z, 0.0) + math.log1p(math.exp(-abs(z))) - y[i] * z
+        p = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+        r = p - y[i]
+        for j in range(d):
+            grad[j] += r * X[i, j]
+        grad[d] += r
+    loss /= n
+    for j in range(d + 1):
+        grad[j] /= n
+    for j in range(d):
+        loss += 0.5 * l2 * w[j] * w[j]
+        grad[j] += l2 * w[j]
+    return loss
+
+
+@njit(cache=True)
+def mlp(w, X, y, n_hidden, n_out, l2, grad):
+    """One tanh hidden layer, softmax output, mean cross-entropy against integer labels.
+
+    Layout of ``w``: W1 (d, h) row major, b1 (h), W2 (h, k) row major, b2 (k).
+    """
+    n, d = X.shape
+    h, k = n_hidden, n_out
+    o1 = d * h
+    o2 = o1 + h
+    o3 = o2 + h * k
+    W1 = w[:o1].reshape(d, h)
+    b1 = w[o1:o2]
+    W2 = w[o2:o3].reshape(h, k)
+    b2 = w[o3:]
+    gW1 = grad[:o1].reshape(d, h)
+    gb1 = grad[o1:o2]
+    gW2 = grad[o2:o3].reshape(h, k)
+    gb2 = grad[o3:]
+    grad[:] = 0.0
+
+    A = np.tanh(X @ W1 + b1)          # (n, h) hidden activations
+    Z = A @ W2 + b2                   # (n, k) logits
+    loss = 0.0
+    for i in range(n):                # softmax and dL/dZ in place
+        zmax = Z[i].max()
+        loss -= Z[i, y[i]] - zmax
+        s = 0.0
+        for c in range(k):
+            Z[i, c] = math.exp(Z[i, c] - zmax)
+            s += Z[i, c]
+        loss += math.log(s)
+        for c in range(k):
+            Z[i, c] /= s * n
+        Z[i, y[i]] -= 1.0 / n
+    gW2[:, :] = A.T @ Z
+    gb2[:] = Z.sum(axis=0)
+    D = (Z @ W2.T) * (1.0 - A * A)    # back through tanh
+    gW1[:, :] = X.T @ D
+    gb1[:] = D.sum(axis=0)
+    loss /= n
+    loss += 0.5 * l2 * (np.sum(W1 * W1) + np.sum(W2 * W2))
+    gW1 += l2 * W1
+    gW2 += l2 * W2
+    return loss
+
+
+@njit(cache=True)
+def mlp_logits(w, X, n_hidden, n_out):
+    n, d = X.shape
+    o1 = d * n_hidden
+    o2 = o1 + n_hidden
+    o3 = o2 + n_hidden * n_out
+    A = np.tanh(X @ w[:o1].reshape(d, n_hidden) + w[o1:o2])
+    return A @ w[o2:o3].reshape(n_hidden, n_out) + w[o3:]

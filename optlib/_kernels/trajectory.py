@@ -1,0 +1,43 @@
+"""The jitted optimisation loop on a built-in test function."""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .functions import grad, value
+from .optim import apply_rule
+
+
+@njit(cache=True)
+def run(fid, prm, rule, hyper, x, s0, s1, s2, lrs, step0, xs, fs, gnorms):
+    """Take ``lrs.size`` steps from ``x`` (updated in place), recording every iterate.
+
+    ``xs[k]`` and ``fs[k]`` receive the k-th iterate and its value, ``gnorms[k]`` the
+    gradient norm used by step k. Stops early, returning the number of steps taken,
+    as soon as the value or an iterate stops being finite.
+    """
+    g = np.empty_like(x)
+    xs[0, :] = x
+    fs[0] = value(fid, prm, x)
+    for k in range(lrs.size):
+        grad(fid, prm, x, g)
+        sq = 0.0
+        for i in range(g.size):
+            sq += g[i] * g[i]
+        gnorms[k] = math.sqrt(sq)
+        apply_rule(rule, x, g, s0, s1, s2, hyper, lrs[k], step0 + k)
+        xs[k + 1, :] = x
+        f = value(fid, prm, x)
+        fs[k + 1] = f
+        if not (math.isfinite(f) and all_finite(x)):
+            return k + 1
+    return lrs.size
+
+
+@njit(cache=True)
+def all_finite(x):
+    for i in range(x.size):
+        if not math.isfinite(x[i]):
+            return False
+    return True

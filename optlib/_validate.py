@@ -1,0 +1,107 @@
+"""Argument checks shared by the public API.
+
+Each check runs before any kernel and raises ``TypeError`` (wrong kind of value) or
+``ValueError`` (right kind, bad value) with a message naming the argument, the value
+received and what is allowed.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def real(name, value, *, low=None, high=None, low_inclusive=True, high_inclusive=True):
+    """A finite real number in an optional interval; returned as a Python float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    too_low = low is not None and (value < low if low_inclusive else value <= low)
+    too_high = high is not None and (value > high if high_inclusive else value >= high)
+    if too_low or too_high:
+        left = "[" if low_inclusive else "("
+        right = "]" if high_inclusive else ")"
+        lo = "-inf" if low is None else repr(low)
+        hi = "inf" if high is None else repr(high)
+        raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {value!r}")
+    return value
+
+
+def positive(name, value):
+    """A finite real number > 0."""
+    return real(name, value, low=0.0, low_inclusive=False)
+
+
+def integer(name, value, *, low=None, high=None):
+    """A Python or NumPy integer in [low, high]; returned as an int."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {value}")
+    return value
+
+
+def choice(name, value, allowed):
+    """One of a fixed set of strings."""
+    if value not in allowed:
+        options = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"{name} must be one of {options}; got {value!r}")
+    return value
+
+
+def float_array(name, value, *, ndim=None, shape=None, finite=True, copy=False):
+    """A float32/float64 ndarray (lists are converted to float64, integers refused).
+
+    ``copy=True`` returns a fresh C-contiguous array; otherwise the array itself when it
+    is already a C-contiguous float array, so that kernels can update it in place.
+    """
+    if isinstance(value, np.ndarray):
+        arr = value
+        if arr.dtype not in FLOAT_DTYPES:
+            raise TypeError(
+                f"{name} must be a float32 or float64 array, got dtype {arr.dtype}; "
+                f"convert it with {name}.astype(float)"
+            )
+    else:
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be array-like of real numbers: {exc}") from None
+        if arr.dtype.kind not in "f":
+            if arr.dtype.kind in "iub":
+                raise TypeError(
+                    f"{name} must hold floats, got integers ({arr.dtype}); write e.g. "
+                    f"[1.0, 2.0] instead of [1, 2]"
+                )
+            raise TypeError(f"{name} must be array-like of real numbers, got {value!r}")
+        if arr.dtype not in FLOAT_DTYPES:
+            arr = arr.astype(np.float64)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got an array of shape {arr.shape}")
+    if shape is not None and arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    if finite and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {arr!r}")
+    if copy:
+        return np.array(arr, order="C", copy=True)
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous; pass np.ascontiguousarray({name})")
+    return arr
+
+
+def same_layout(name, arr, ref_name, ref):
+    """``arr`` must have the shape and dtype of ``ref``."""
+    if arr.shape != ref.shape:
+        raise ValueError(f"{name} must have the shape of {ref_name} {ref.shape}, got {arr.shape}")
+    if arr.dtype != ref.dtype:
+        raise TypeError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got {arr.dtype}")
+    return arr

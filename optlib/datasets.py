@@ -1,0 +1,101 @@
+"""Small real data sets that ship with optlib (no download), and a synthetic one.
+
+* ``load_digits``: 1,797 handwritten digits, 8x8 pixels with values 0-16, 10 classes.
+  The test part of the UCI "Optical Recognition of Handwritten Digits" data set
+  (E. Alpaydin, C. Kaynak, 1998), CC BY 4.0.
+* ``load_breast_cancer``: 569 tumours, 30 real features, 2 classes. UCI "Breast Cancer
+  Wisconsin (Diagnostic)" (W. Wolberg, O. Mangasarian, N. Street, W. Street, 1995),
+  CC BY 4.0. Label 1 = benign, 0 = malignant.
+
+Both files are the copies scikit-learn distributes; see ``optlib/data/README.md``.
+"""
+
+import gzip
+from importlib import resources
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _validate as v
+
+
+class Dataset(NamedTuple):
+    """A train/test split. X arrays are float64 (n, d); y arrays are int64 (classes) or float64."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    name: str
+    n_classes: int  #: 0 for regression
+
+
+def _read_csv_gz(filename):
+    with resources.files("optlib").joinpath("data", filename).open("rb") as raw:
+        with gzip.open(raw, "rt") as fh:
+            lines = fh.read().splitlines()
+    return lines
+
+
+def _split(X, y, test_fraction, seed, standardize, name, n_classes):
+    test_fraction = v.real("test_fraction", test_fraction, low=0.0, high=1.0,
+                           low_inclusive=False, high_inclusive=False)
+    seed = v.integer("seed", seed, low=0)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    n_test = max(1, int(round(test_fraction * len(y))))
+    test, train = order[:n_test], order[n_test:]
+    X_train, X_test = X[train], X[test]
+    if standardize:
+        mean = X_train.mean(axis=0)
+        std = X_train.std(axis=0)
+        std[std == 0] = 1.0  # constant pixels stay 0
+        X_train = (X_train - mean) / std
+        X_test = (X_test - mean) / std
+    return Dataset(np.ascontiguousarray(X_train), y[train].copy(),
+                   np.ascontiguousarray(X_test), y[test].copy(), name, n_classes)
+
+
+def load_digits(test_fraction=0.2, seed=0, standardize=True):
+    """The 8x8 digits, split at random (reproducible by ``seed``) into train and test.
+
+    ``standardize=True`` gives every pixel zero mean and unit variance on the
+    training part (statistics of the training part applied to both); ``False`` keeps
+    the raw counts 0-16.
+    """
+    data = np.loadtxt(_read_csv_gz("digits.csv.gz"), delimiter=",")
+    X, y = data[:, :-1], data[:, -1].astype(np.int64)
+    return _split(X, y, test_fraction, seed, standardize, "digits", 10)
+
+
+def load_breast_cancer(test_fraction=0.2, seed=0, standardize=True):
+    """The Wisconsin diagnostic breast-cancer data (binary), split like :func:`load_digits`.
+
+    Unstandardised, its features range from about 1e-3 to 4e3: a badly conditioned
+    problem for gradient descent, which is why ``standardize`` exists.
+    """
+    lines = _read_csv_gz("breast_cancer.csv.gz")
+    data = np.loadtxt(lines[1:], delimiter=",")  # first line: counts and class names
+    X, y = data[:, :-1], data[:, -1].astype(np.int64)
+    return _split(X, y, test_fraction, seed, standardize, "breast_cancer", 2)
+
+
+def synthetic_regression(n=200, dim=2, cond=10.0, noise=0.1, seed=0, test_fraction=0.2):
+    """y = X w* + noise with feature scales chosen so that X^T X / n has condition ``cond``.
+
+    Returns a :class:`Dataset` with float y; the true weights are ``w* = (1, ..., 1)``
+    (and no intercept).
+    """
+    n = v.integer("n", n, low=4)
+    dim = v.integer("dim", dim, low=1, high=10_000)
+    cond = v.real("cond", cond, low=1.0)
+    noise = v.real("noise", noise, low=0.0)
+    seed = v.integer("seed", seed, low=0)
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, dim))
+    Z = (Z - Z.mean(axis=0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(Z.T, bias=True)
+                                                                 .reshape(dim, dim))).T
+    scales = np.sqrt(np.geomspace(1.0, 1.0 / cond, dim)) if dim > 1 else np.ones(1)
+    X = Z * scales
+    y = X @ np.ones(dim) + noise * rng.standard_normal(n)
+    return _split(X, y, test_fraction, seed, False, "synthetic_regression", 0)

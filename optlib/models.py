@@ -1,0 +1,219 @@
+"""Small models with hand-derived gradients, and a minibatch training loop.
+
+A model is stateless: its parameters are one flat float array that any optimizer in
+:mod:`optlib.optim` updates in place.
+
+>>> import optlib as ol
+>>> data = ol.datasets.load_digits()
+>>> model = ol.models.MLP(n_in=64, n_hidden=32, n_out=10)
+>>> w = model.init(seed=0)
+>>> hist = ol.models.fit(model, ol.optim.GD(lr=0.1), w, data, epochs=5, batch_size=32)
+>>> hist.test_accuracy[-1] > 0.9
+True
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _validate as v
+from ._kernels import models as _k
+from .optim import Optimizer
+
+
+class Model:
+    """Base class: ``n_params``, ``init``, ``loss_and_grad``, ``loss``, ``predict``."""
+
+    classifier = True
+
+    def __init__(self, l2=0.0):
+        self.l2 = v.real("l2", l2, low=0.0)
+
+    def _check(self, params, X, y=None):
+        params = v.float_array("params", params, shape=(self.n_params,), finite=False)
+        X = v.float_array("X", X, ndim=2, copy=False) if isinstance(X, np.ndarray) \
+            else v.float_array("X", X, ndim=2, copy=True)
+        if X.shape[1] != self.n_in:
+            raise ValueError(f"X must have {self.n_in} columns for {self!r}, got {X.shape[1]}")
+        X = np.ascontiguousarray(X, dtype=params.dtype)
+        if y is None:
+            return params, X
+        y = np.asarray(y)
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"y must have shape ({X.shape[0]},) to match X, got {y.shape}")
+        if self.classifier:
+            if y.dtype.kind not in "iu":
+                raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+            if y.size and (y.min() < 0 or y.max() >= self.n_out):
+                raise ValueError(f"y must hold labels in [0, {self.n_out - 1}], "
+                                 f"got values from {y.min()} to {y.max()}")
+            y = np.ascontiguousarray(y, dtype=np.int64)
+        else:
+            y = v.float_array("y", y).astype(params.dtype)
+        return params, X, y
+
+    def loss_and_grad(self, params, X, y):
+        """(mean loss over the rows of X, its gradient as a new array like ``params``)."""
+        params, X, y = self._check(params, X, y)
+        grad = np.empty_like(params)
+        return float(self._kernel(params, X, y, grad)), grad
+
+    def loss(self, params, X, y):
+        return self.loss_and_grad(params, X, y)[0]
+
+    def accuracy(self, params, X, y):
+        """Fraction of rows whose predicted class equals y."""
+        params, X, y = self._check(params, X, y)
+        return float(np.mean(self.predict(params, X) == y))
+
+
+class LinearRegression(Model):
+    """Least squares: loss = mean((x.w + b - y)^2) / 2 (+ l2/2 ||w||^2). Params: w (d), b."""
+
+    classifier = False
+
+    def __init__(self, n_in, l2=0.0):
+        super().__init__(l2)
+        self.n_in = v.integer("n_in", n_in, low=1)
+        self.n_params = self.n_in + 1
+
+    def __repr__(self):
+        return f"LinearRegression(n_in={self.n_in}, l2={self.l2})"
+
+    def init(self, seed=0):
+        """All zeros (the loss is convex; the start does not matter for the optimum)."""
+        v.integer("seed", seed, low=0)
+        return np.zeros(self.n_params)
+
+    def _kernel(self, params, X, y, grad):
+        return _k.linear_regression(params, X, y, self.l2, grad)
+
+    def predict(self, params, X):
+        params, X = self._check(params, X)
+        return X @ params[:-1] + params[-1]
+
+
+class LogisticRegression(Model):
+    """Binary logistic regression: mean cross-entropy of sigmoid(x.w + b). Params: w (d), b."""
+
+    n_out = 2
+
+    def __init__(self, n_in, l2=0.0):
+        super().__init__(l2)
+        self.n_in = v.integer("n_in", n_in, low=1)
+        self.n_params = self.n_in + 1
+
+    def __repr__(self):
+        return f"LogisticRegression(n_in={self.n_in}, l2={self.l2})"
+
+    def init(self, seed=0):
+        v.integer("seed", seed, low=0)
+        return np.zeros(self.n_params)
+
+    def _kernel(self, params, X, y, grad):
+        return _k.logistic_regression(params, X, y, self.l2, grad)
+
+    def predict_proba(self, params, X):
+        """P(y = 1 | x) for each row."""
+        params, X = self._check(params, X)
+        return 1.0 / (1.0 + np.exp(-(X @ params[:-1] + params[-1])))
+
+    def predict(self, params, X):
+        return (self.predict_proba(params, X) >= 0.5).astype(np.int64)
+
+
+class MLP(Model):
+    """One hidden layer: softmax(tanh(x W1 + b1) W2 + b2), mean cross-entropy loss.
+
+    Params, flattened in this order: W1 (n_in, n_hidden), b1, W2 (n_hidden, n_out), b2.
+    """
+
+    def __init__(self, n_in, n_hidden, n_out, l2=0.0):
+        super().__init__(l2)
+        self.n_in = v.integer("n_in", n_in, low=1)
+        self.n_hidden = v.integer("n_hidden", n_hidden, low=1)
+        self.n_out = v.integer("n_out", n_out, low=2)
+        self.n_params = (self.n_in + 1) * self.n_hidden + (self.n_hidden + 1) * self.n_out
+
+    def __repr__(self):
+        return f"MLP(n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out}, l2={self.l2})"
+
+    def init(self, seed=0):
+        """Glorot-uniform weights, zero biases, reproducible by ``seed``."""
+        rng = np.random.default_rng(v.integer("seed", seed, low=0))
+        d, h, k = self.n_in, self.n_hidden, self.n_out
+        r1, r2 = np.sqrt(6.0 / (d + h)), np.sqrt(6.0 / (h + k))
+        return np.concatenate([rng.uniform(-r1, r1, d * h), np.zeros(h),
+                               rng.uniform(-r2, r2, h * k), np.zeros(k)])
+
+    def _kernel(self, params, X, y, grad):
+        return _k.mlp(params, X, y, self.n_hidden, self.n_out, self.l2, grad)
+
+    def predict(self, params, X):
+        params, X = self._check(params, X)
+        return np.argmax(_k.mlp_logits(params, X, self.n_hidden, self.n_out), axis=1)
+
+
+class History(NamedTuple):
+    """What :func:`fit` records. Epoch arrays have epochs + 1 entries (before training too)."""
+
+    step_loss: np.ndarray  #: minibatch loss at every step
+    lr: np.ndarray  #: learning rate used at every step
+    train_loss: np.ndarray  #: full training loss after each epoch
+    test_loss: np.ndarray
+    test_accuracy: np.ndarray  #: NaN for regression
+    diverged: bool
+    state: tuple  #: optimizer state at the end
+
+
+def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0):
+    """Train ``params`` (updated in place) with minibatches; returns a :class:`History`.
+
+    Each epoch visits the training rows in a fresh random order (reproducible by
+    ``seed``) in batches of ``batch_size`` (``None``: the whole set, i.e. full-batch
+    gradient descent); the last, smaller batch of an epoch is kept. Training stops,
+    marking ``diverged``, when a loss becomes inf/NaN.
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be an optlib.models model, got {type(model).__name__}")
+    if not isinstance(opt, Optimizer):
+        raise TypeError(f"opt must be an optlib.optim optimizer, got {type(opt).__name__}")
+    params = v.float_array("params", params, shape=(model.n_params,))
+    X, y = data.X_train, data.y_train
+    model._check(params, X, y)
+    epochs = v.integer("epochs", epochs, low=1)
+    n = X.shape[0]
+    batch = n if batch_size is None else v.integer("batch_size", batch_size, low=1, high=n)
+    rng = np.random.default_rng(v.integer("seed", seed, low=0))
+    per_epoch = -(-n // batch)
+    lrs = opt.lr_values(0, epochs * per_epoch)
+
+    def evaluate():
+        loss_tr = model.loss(params, X, y)
+        loss_te = model.loss(params, data.X_test, data.y_test)
+        acc = model.accuracy(params, data.X_test, data.y_test) if model.classifier else np.nan
+        return loss_tr, loss_te, acc
+
+    step_loss = np.full(epochs * per_epoch, np.nan)
+    epoch_stats = np.full((epochs + 1, 3), np.nan)
+    epoch_stats[0] = evaluate()
+    state = opt.init(params)
+    grad = np.empty_like(params)
+    Xc = np.ascontiguousarray(X, dtype=params.dtype)
+    diverged = False
+    for epoch in range(epochs):
+        order = rng.permutation(n)
+        Xe, ye = Xc[order], y[order]
+        for start in range(0, n, batch):
+            k = state.step
+            step_loss[k] = model._kernel(params, Xe[start:start + batch],
+                                         ye[start:start + batch], grad)
+            state = opt.step(params, grad, state)
+            if not np.isfinite(step_loss[k]) or not np.all(np.isfinite(params)):
+                diverged = True
+                break
+        if diverged:
+            break
+        epoch_stats[epoch + 1] = evaluate()
+    return History(step_loss, lrs, epoch_stats[:, 0], epoch_stats[:, 1], epoch_stats[:, 2],
+                   diverged, state)

@@ -1,0 +1,142 @@
+"""Optimizers with explicit, inspectable state (the optax shape, the torch update rules).
+
+>>> import numpy as np, optlib as ol
+>>> opt = ol.optim.GD(lr=0.1)
+>>> w = np.array([1.0, -2.0])
+>>> state = opt.init(w)
+>>> state = opt.step(w, 2 * w, state)   # gradient of |w|^2; w is updated in place
+>>> w, state.step
+(array([ 0.8, -1.6]), 1)
+
+Every optimizer has the same three parts:
+
+* ``init(params)`` returns its state, a ``NamedTuple`` whose first field is ``step``
+  (steps taken so far) and whose other fields are arrays shaped like ``params``.
+* ``step(params, grads, state)`` performs one update with one fused kernel. It
+  **overwrites ``params`` and the state's arrays in place** and returns the new state.
+* ``lr`` is a float or a schedule: a callable ``s(step) -> float`` of the 0-based step,
+  that also accepts an integer array of steps. ``lr_at(step)`` evaluates either.
+
+The rule itself lives in :mod:`optlib._kernels.optim`; the trajectory runner, model
+training and the benchmarks all call that same kernel.
+"""
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _validate as v
+from ._kernels import optim as _k
+
+
+def check_lr(lr):
+    """A learning rate: a finite float >= 0, or a callable schedule of the step."""
+    if callable(lr):
+        return lr
+    return v.real("lr", lr, low=0.0)
+
+
+class Optimizer:
+    """Base class. A subclass sets ``rule`` (its kernel id), ``State`` and ``hyper``."""
+
+    rule = None
+    State = None
+    name = "optimizer"
+
+    def __init__(self, lr):
+        self.lr = check_lr(lr)
+        self.hyper = np.zeros(0)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(lr={self.lr!r})"
+
+    @property
+    def slot_names(self):
+        """Names of the state's arrays (everything after ``step``)."""
+        return self.State._fields[1:]
+
+    def init(self, params):
+        """A fresh state for ``params``: step 0 and zero-filled arrays like ``params``."""
+        params = v.float_array("params", params)
+        return self.State(0, *(np.zeros_like(params) for _ in self.slot_names))
+
+    def lr_at(self, step):
+        """The learning rate used by the step after ``step`` steps (0-based)."""
+        if not callable(self.lr):
+            return self.lr
+        return _schedule_value(self.lr, step)
+
+    def lr_values(self, start, count):
+        """Learning rates for steps ``start, ..., start + count - 1`` as a float64 array."""
+        if not callable(self.lr):
+            return np.full(count, self.lr)
+        steps = np.arange(start, start + count)
+        try:
+            lrs = np.asarray(self.lr(steps), dtype=np.float64)
+        except Exception:  # a schedule that only takes scalars
+            lrs = np.array([self.lr(int(k)) for k in steps], dtype=np.float64)
+        if lrs.shape != (count,):
+            lrs = np.broadcast_to(lrs, (count,)).copy()
+        bad = np.flatnonzero(~np.isfinite(lrs) | (lrs < 0))
+        if bad.size:
+            k = bad[0]
+            raise ValueError(f"lr schedule must give finite values >= 0; at step {steps[k]} "
+                             f"it gave {lrs[k]!r}")
+        return lrs
+
+    def _check_step(self, params, grads, state):
+        params = v.float_array("params", params, finite=False)
+        grads = v.same_layout("grads", v.float_array("grads", grads, finite=False),
+                              "params", params)
+        if not isinstance(state, self.State):
+            raise TypeError(f"state must be the {self.State.__name__} that "
+                            f"{type(self).__name__}.init() returned, got {type(state).__name__}")
+        v.integer("state.step", state.step, low=0)
+        for name in self.slot_names:
+            v.same_layout(f"state.{name}", getattr(state, name), "params", params)
+        return params, grads
+
+    def slots(self, state, dtype):
+        """The state's arrays, flattened, padded to three with empty arrays (kernel layout)."""
+        flat = [getattr(state, n).reshape(-1) for n in self.slot_names]
+        return flat + [np.empty(0, dtype=dtype)] * (3 - len(flat))
+
+    def step(self, params, grads, state):
+        """One update. Overwrites ``params`` and the state's arrays; returns the new state."""
+        params, grads = self._check_step(params, grads, state)
+        lr = self.lr_at(state.step)
+        _k.apply_rule(self.rule, params.reshape(-1), grads.reshape(-1),
+                      *self.slots(state, params.dtype), self.hyper, lr, state.step)
+        return state._replace(step=state.step + 1)
+
+
+def _schedule_value(schedule, step):
+    step = v.integer("step", step, low=0)
+    value = float(schedule(step))
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"lr schedule must give finite values >= 0; at step {step} it gave {value!r}")
+    return value
+
+
+class GDState(NamedTuple):
+    """Gradient descent keeps no arrays, only the number of steps taken."""
+
+    step: int
+
+
+class GD(Optimizer):
+    r"""Gradient descent, :math:`w_{k+1} = w_k - \eta_k \nabla L(w_k)`.
+
+    Equal to ``torch.optim.SGD(params, lr)`` with its defaults (no momentum, no weight
+    decay) and to ``optax.sgd(lr)``.
+
+    Parameters
+    ----------
+    lr : float >= 0 or schedule
+        The step size :math:`\eta`, or a callable giving it for each 0-based step.
+    """
+
+    rule = _k.GD
+    State = GDState
+    name = "gd"
