@@ -1,0 +1,219 @@
+"""Checkers for the coding exercises.
+
+``check_<name>(your_function)`` runs your function on randomized and edge cases,
+compares it with the reference, prints either a pass or *one* specific hint (the
+input, the expected value and yours), and returns ``True`` or ``False``. It never
+raises because of a mistake in your function, and a stub that still raises
+``NotImplementedError`` is reported as "not attempted yet".
+
+A checker knows the common mistakes of its exercise (a flipped sign, a missing factor,
+the wrong eigenvalue...): when your answer matches one, the hint names it.
+"""
+
+import copy
+
+import numpy as np
+
+from . import functions
+
+PASS = "\u2714"
+FAIL = "\u2718"
+
+
+def _fmt(value):
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, precision=6, suppress_small=False, max_line_width=100)
+    if callable(value):
+        return getattr(value, "__qualname__", repr(value))
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return repr(value)
+
+
+def _mismatch(got, expected, rtol, atol):
+    """None when ``got`` matches ``expected``; otherwise a short description."""
+    expected = np.asarray(expected, dtype=float)
+    if got is None:
+        return "returned None (did you forget the `return` statement?)"
+    try:
+        got_arr = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return f"returned {type(got).__name__}, which is not a number or an array of numbers"
+    if got_arr.shape != expected.shape:
+        return f"returned shape {got_arr.shape}, expected shape {expected.shape}"
+    if not np.all(np.isfinite(got_arr)):
+        return "returned NaN or inf"
+    if not np.allclose(got_arr, expected, rtol=rtol, atol=atol):
+        return "returned a different value"
+    return None
+
+
+def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1e-12,
+                extra_check=None):
+    """The checking loop shared by every ``check_*`` function.
+
+    ``cases`` is a list of argument tuples; each call gets deep copies. ``mistakes`` is a
+    list of ``(wrong_function, hint)``: when the learner's output matches a wrong
+    function's on a failing case, that hint is printed. ``extra_check(args_before,
+    args_after)`` may return a hint about side effects (e.g. an input modified in place).
+    """
+    if not callable(learner):
+        print(f"{FAIL} {title}: pass your function itself, e.g. check(my_step), "
+              f"not {_fmt(learner)}")
+        return False
+    for i, args in enumerate(cases):
+        expected = reference(*copy.deepcopy(args))
+        call_args = copy.deepcopy(args)
+        try:
+            got = learner(*call_args)
+        except NotImplementedError:
+            print(f"{title}: not attempted yet. Replace `raise NotImplementedError` "
+                  f"with your code and run this cell again.")
+            return False
+        except Exception as exc:  # the learner's bug, reported, never re-raised
+            print(f"{FAIL} {title}: your function raised {type(exc).__name__}: {exc}\n"
+                  f"  on input {', '.join(_fmt(a) for a in args)}")
+            return False
+        problem = _mismatch(got, expected, rtol, atol)
+        side_effect = extra_check(args, call_args) if extra_check is not None else None
+        if problem is None and side_effect is None:
+            continue
+        what = problem or "returned the right value but had a side effect"
+        print(f"{FAIL} {title}: case {i + 1} of {len(cases)}: your function {what}.\n"
+              f"  input:    {', '.join(_fmt(a) for a in args)}\n"
+              f"  expected: {_fmt(np.asarray(expected))}\n"
+              f"  got:      {_fmt(got)}")
+        hint = side_effect or _diagnose(got, expected, args, mistakes, rtol, atol)
+        if hint:
+            print(f"  Hint: {hint}")
+        return False
+    print(f"{PASS} {title}: all {len(cases)} cases pass.")
+    return True
+
+
+def _diagnose(got, expected, args, mistakes, rtol, atol):
+    """The hint of the first known mistake that explains ``got`` better than the truth."""
+    try:
+        got = np.asarray(got, dtype=float)
+        miss = np.linalg.norm(got - np.asarray(expected, dtype=float))
+    except (TypeError, ValueError):
+        return None
+    for wrong, hint in mistakes:
+        try:
+            w = np.asarray(wrong(*copy.deepcopy(args)), dtype=float)
+            if (w.shape == got.shape and np.allclose(got, w, rtol=rtol, atol=atol)
+                    and np.linalg.norm(got - w) < miss):
+                return hint
+        except Exception:  # a mistake model that does not apply to this case
+            continue
+    return None
+
+
+# --- Chapter 1 -------------------------------------------------------------------
+
+def _gd_step(w, grad, lr):
+    return w - lr * grad
+
+
+def check_gd_step(gd_step):
+    """Exercise: ``gd_step(w, grad, lr)`` returns the new parameters after one step."""
+    rng = np.random.default_rng(1)
+    cases = [(np.array([1.0, -2.0]), np.array([0.5, 0.5]), 0.1),
+             (np.array([3.0]), np.array([0.0]), 0.5),          # zero gradient
+             (np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 1.0]), 0.0)]  # lr = 0
+    for dim in (2, 4, 7):
+        cases.append((rng.normal(size=dim), rng.normal(size=dim), float(rng.uniform(1e-3, 1))))
+    mistakes = [
+        (lambda w, g, lr: w + lr * g, "the step goes against the gradient: w - lr * grad."),
+        (lambda w, g, lr: w - g, "the gradient must be scaled by the learning rate lr."),
+        (lambda w, g, lr: -lr * g, "return the new parameters w - lr * grad, not the step."),
+        (lambda w, g, lr: w - g / lr, "multiply the gradient by lr; do not divide by it."),
+    ]
+    return run_checker("gd_step", gd_step, _gd_step, cases, mistakes)
+
+
+def _max_stable_lr(A):
+    return 2.0 / np.linalg.eigvalsh(A).max()
+
+
+def _spd(rng, dim, cond):
+    Q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    eig = np.geomspace(1.0, cond, dim) * rng.uniform(0.1, 10.0)
+    return (Q * eig) @ Q.T
+
+
+def check_max_stable_lr(max_stable_lr):
+    """Exercise: the largest lr for which gradient descent on 1/2 x^T A x converges."""
+    rng = np.random.default_rng(2)
+    cases = [(np.diag([1.0, 10.0]),), (np.array([[4.0]]),), (np.diag([2.0, 2.0, 2.0]),)]
+    cases += [(_spd(rng, dim, cond),) for dim, cond in ((2, 5.0), (3, 50.0), (5, 1e3))]
+    cases = [(0.5 * (A + A.T),) for (A,) in cases]
+    mistakes = [
+        (lambda A: 2.0 / np.linalg.eigvalsh(A).min(),
+         "you used the smallest eigenvalue. The direction that blows up first is the "
+         "steepest one: use the largest eigenvalue L."),
+        (lambda A: 1.0 / np.linalg.eigvalsh(A).max(),
+         "off by a factor of 2: the error in direction i is multiplied by (1 - lr*lambda_i) "
+         "each step, and |1 - lr*L| < 1 holds up to lr = 2/L."),
+        (lambda A: 2.0 / np.diag(A).max(),
+         "the diagonal holds the eigenvalues only when A is diagonal; compute them with "
+         "np.linalg.eigvalsh(A)."),
+        (lambda A: 2.0 / np.trace(A),
+         "the trace is the sum of all eigenvalues; you need the largest one only."),
+        (lambda A: 2.0 / (np.linalg.eigvalsh(A).min() + np.linalg.eigvalsh(A).max()),
+         "2/(mu + L) is the *fastest* learning rate; the question asks for the largest "
+         "one that still converges."),
+    ]
+    return run_checker("max_stable_lr", max_stable_lr, _max_stable_lr, cases, mistakes,
+                       rtol=1e-8)
+
+
+def _central_difference(f, x, h=1e-5):
+    g = np.empty_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+def _forward_difference(f, x, h=1e-5):
+    g = np.empty_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (f(x + e) - f(x)) / h
+    return g
+
+
+def check_numerical_gradient(numerical_gradient):
+    """Exercise: ``numerical_gradient(f, x, h=1e-5)`` by central differences."""
+    rng = np.random.default_rng(3)
+    landscapes = [functions.quadratic(cond=10.0, angle=0.4), functions.rosenbrock(),
+                  functions.beale(), functions.himmelblau(), functions.rosenbrock(dim=5)]
+    cases = []
+    for fn in landscapes:
+        (x0, x1), _ = fn.domain
+        for _ in range(2):
+            cases.append((fn.value, rng.uniform(0.5 * x0, 0.5 * x1, size=fn.dim)))
+
+    def exact(f, x):
+        return f.__self__.grad(x)
+
+    mistakes = [
+        (_forward_difference,
+         "this looks like a forward difference (f(x+h) - f(x))/h, whose error shrinks "
+         "only like h. Use the central difference (f(x + h e_i) - f(x - h e_i)) / (2h)."),
+        (lambda f, x: 2 * _central_difference(f, x),
+         "your result is twice the gradient: divide by 2h, not by h."),
+        (lambda f, x: np.full_like(x, (f(x + 1e-5) - f(x - 1e-5)) / 2e-5),
+         "perturb one coordinate at a time: x + h*e_i, where e_i is the i-th unit vector."),
+    ]
+
+    def unchanged(before, after):
+        if not np.allclose(before[1], after[1], rtol=1e-12, atol=1e-15):
+            return "your function changed x in place; work on a copy (x.copy())."
+        return None
+
+    return run_checker("numerical_gradient", numerical_gradient, exact, cases, mistakes,
+                       rtol=1e-5, atol=1e-6, extra_check=unchanged)

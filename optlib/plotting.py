@@ -1,0 +1,175 @@
+"""One figure style for the whole book: contours with paths, loss curves, flow diagrams.
+
+Colours come from the Okabe-Ito palette (safe for colour-blind readers), and each
+optimizer keeps its colour in every chapter: look it up with :func:`color`.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from . import _validate as v
+
+# Okabe & Ito (2008), "Color Universal Design".
+PALETTE = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "grey": "#999999",
+}
+
+#: The colour of each optimizer, the same in every chapter.
+COLORS = {
+    "gd": PALETTE["blue"],
+    "momentum": PALETTE["orange"],
+    "nesterov": PALETTE["vermillion"],
+    "adagrad": PALETTE["green"],
+    "rmsprop": PALETTE["purple"],
+    "adam": PALETTE["sky"],
+    "adamw": PALETTE["black"],
+    "newton": PALETTE["grey"],
+    "lbfgs": PALETTE["yellow"],
+}
+
+#: Colours for series that are not optimizers (learning rates, seeds, ...), in order.
+CYCLE = [PALETTE[c] for c in ("blue", "orange", "green", "vermillion", "purple", "sky",
+                              "black", "grey")]
+
+
+def color(name):
+    """The book-wide colour of an optimizer, by its ``name`` (e.g. ``opt.name``)."""
+    v.choice("name", name, tuple(COLORS))
+    return COLORS[name]
+
+
+def use_style():
+    """Book defaults: modest size at 100 dpi, light grid, the colour cycle above."""
+    plt.rcParams.update({
+        "figure.dpi": 100,
+        "savefig.dpi": 100,
+        "figure.figsize": (7.0, 4.0),
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.prop_cycle": plt.cycler(color=CYCLE),
+        "legend.frameon": False,
+        "font.size": 10,
+    })
+
+
+def contour(fn, ax=None, n=200, levels=25, domain=None, mark_minima=True):
+    """Filled contours of ``log10(f - f_min + 1e-3)`` for a 2-D landscape; returns the axes.
+
+    The logarithm shows the shape of the valley floor that a linear scale flattens.
+    """
+    if fn.dim != 2:
+        raise ValueError(f"contour needs a 2-D function, {fn.name} has dim={fn.dim}")
+    levels = v.integer("levels", levels, low=2, high=200)
+    ax = plt.gca() if ax is None else ax
+    xs, ys, Z = fn.grid(n, domain)
+    ax.contourf(xs, ys, np.log10(Z - fn.min_value + 1e-3), levels=levels, cmap="Greys",
+                alpha=0.55)
+    ax.contour(xs, ys, np.log10(Z - fn.min_value + 1e-3), levels=levels, colors="grey",
+               linewidths=0.4, alpha=0.6)
+    if mark_minima and fn.minima.size:
+        ax.plot(fn.minima[:, 0], fn.minima[:, 1], "*", color=PALETTE["black"], ms=12,
+                label="minimum", linestyle="none")
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(ys[0], ys[-1])
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_aspect("equal" if abs((xs[-1] - xs[0]) - (ys[-1] - ys[0])) < 1e-9 else "auto")
+    ax.grid(False)
+    return ax
+
+
+def path(ax, xs, label=None, color=None, max_points=2000, **kwargs):
+    """Draw an optimization path (rows of ``xs``) with its start (circle) and end (square)."""
+    xs = np.asarray(xs)
+    xs = xs[np.all(np.isfinite(xs), axis=1)]
+    if len(xs) > max_points:  # thin long paths for drawing, keep the end
+        idx = np.unique(np.r_[np.linspace(0, len(xs) - 1, max_points).astype(int)])
+        xs = xs[idx]
+    line, = ax.plot(xs[:, 0], xs[:, 1], "-", lw=1.4, color=color, label=label, **kwargs)
+    ax.plot(xs[0, 0], xs[0, 1], "o", color=line.get_color(), ms=5)
+    ax.plot(xs[-1, 0], xs[-1, 1], "s", color=line.get_color(), ms=5)
+    return line
+
+
+def loss_curves(curves, ax=None, f_min=0.0, log=True, colors=None, xlabel="step",
+                ylabel=None):
+    """Plot ``{label: losses}`` as ``loss - f_min`` (log scale by default); returns the axes."""
+    ax = plt.gca() if ax is None else ax
+    for i, (label, loss) in enumerate(curves.items()):
+        c = (colors or {}).get(label, CYCLE[i % len(CYCLE)])
+        y = np.asarray(loss, dtype=float) - f_min
+        if log:
+            y = np.where(y > 0, y, np.nan)
+        ax.plot(np.arange(len(y)), y, color=c, label=str(label), lw=1.5)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel or ("$f(x_k) - f^*$" if f_min is not None else "loss"))
+    ax.legend()
+    return ax
+
+
+def path_panels(fn, traj, axes, label=None, color=None):
+    """Contour and path on ``axes[0]``, the loss curve on ``axes[1]``.
+
+    The widget (``optlib.widgets``) and the kernel-free explorable
+    (``optlib.explorables``) both draw with this function.
+    """
+    ax0, ax1 = axes
+    contour(fn, ax0)
+    path(ax0, traj.x, label=label, color=color)
+    ax0.legend(loc="upper right", fontsize=8)
+    gap = traj.loss - fn.min_value
+    ax1.semilogy(np.where(gap > 0, gap, np.nan), color=color or CYCLE[0])
+    ax1.set_xlabel("step $k$")
+    ax1.set_ylabel("$f(x_k) - f^*$")
+    ax1.set_xlim(0, len(traj.loss) - 1)
+    if traj.diverged:
+        ax1.set_title(f"diverged after {traj.steps_taken} steps", color=PALETTE["vermillion"])
+    else:
+        ax1.set_title(f"after {traj.steps_taken} steps: $f - f^*$ = {gap[-1]:.2e}")
+
+
+def flow_diagram(labels, ax=None, loop_label=None, colors=None, width=2.2):
+    """A left-to-right chain of boxes joined by arrows, with an optional arrow looping back.
+
+    Used for the book's algorithm diagrams: each label is a box, ``loop_label`` names the
+    arrow from the last box back to the first.
+    """
+    if not labels:
+        raise ValueError("labels must name at least one box")
+    ax = plt.gca() if ax is None else ax
+    gap = 0.6
+    h = 1.0
+    for i, text in enumerate(labels):
+        x = i * (width + gap)
+        fc = (colors or {}).get(i, "#F2F2F2")
+        ax.add_patch(FancyBboxPatch((x, 0), width, h, boxstyle="round,pad=0.05",
+                                    fc=fc, ec=PALETTE["black"], lw=1))
+        ax.text(x + width / 2, h / 2, text, ha="center", va="center", fontsize=9, wrap=True)
+        if i:
+            ax.add_patch(FancyArrowPatch((x - gap, h / 2), (x, h / 2), arrowstyle="-|>",
+                                         mutation_scale=12, color=PALETTE["black"]))
+    right = len(labels) * (width + gap) - gap
+    if loop_label is not None:
+        ax.add_patch(FancyArrowPatch((right - width / 2, 0), (width / 2, 0),
+                                     connectionstyle="arc3,rad=-0.25", arrowstyle="-|>",
+                                     mutation_scale=12, color=PALETTE["blue"]))
+        ax.text(right / 2, -0.75, loop_label, ha="center", va="center", fontsize=9,
+                color=PALETTE["blue"])
+    ax.set_xlim(-0.2, right + 0.2)
+    ax.set_ylim(-1.2 if loop_label is not None else -0.2, h + 0.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax

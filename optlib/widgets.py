@@ -1,0 +1,57 @@
+"""Interactive ipywidgets for a running notebook (ipywidgets is imported lazily).
+
+A widget needs a live kernel. Each builder here has a kernel-free counterpart in
+:mod:`optlib.explorables`, drawn by the same plotting code, for the HTML book.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import functions, optim, plotting, trajectory
+
+LANDSCAPES = ("quadratic", "rosenbrock", "beale", "himmelblau", "booth", "saddle",
+              "six_hump_camel")
+
+
+def _ipywidgets():
+    try:
+        import ipywidgets
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("optlib.widgets needs ipywidgets: pip install ipywidgets") from None
+    return ipywidgets
+
+
+def lr_explorer(landscape="quadratic", lr=0.1, steps=100):
+    """Sliders for the learning rate, the start point and the landscape; redraws the run.
+
+    Returns the widget (display it as the last expression of a cell). Each change runs
+    ``steps`` steps of gradient descent through the jitted trajectory kernel.
+    """
+    w = _ipywidgets()
+    if landscape not in LANDSCAPES:
+        raise ValueError(f"landscape must be one of {LANDSCAPES}, got {landscape!r}")
+    fn0 = functions.get(landscape)
+    controls = {
+        "landscape": w.Dropdown(options=LANDSCAPES, value=landscape, description="landscape"),
+        "log_lr": w.FloatSlider(value=float(np.log10(lr)), min=-5.0, max=0.5, step=0.05,
+                                description="log10 lr"),
+        "x1": w.FloatSlider(value=float(fn0.x0[0]), min=-4.5, max=4.5, step=0.1,
+                            description="start x1"),
+        "x2": w.FloatSlider(value=float(fn0.x0[1]), min=-4.5, max=4.5, step=0.1,
+                            description="start x2"),
+        "steps": w.IntSlider(value=steps, min=10, max=5000, step=10, description="steps"),
+    }
+
+    def draw(landscape, log_lr, x1, x2, steps):
+        fn = functions.get(landscape)
+        traj = trajectory.run(optim.GD(lr=10.0**log_lr), fn, [x1, x2], steps=steps)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+        plotting.path_panels(fn, traj, axes, label=f"lr = {10.0**log_lr:.3g}",
+                             color=plotting.color("gd"))
+        fig.suptitle(f"Gradient descent on {landscape}")
+        fig.tight_layout()
+        plt.show()
+
+    out = w.interactive_output(draw, controls)
+    return w.VBox([w.HBox([controls["landscape"], controls["steps"]]),
+                   w.HBox([controls["log_lr"], controls["x1"], controls["x2"]]), out])
