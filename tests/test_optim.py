@@ -1,0 +1,137 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import optlib as ol
+from naive import gd
+
+REF = Path(__file__).parent / "reference" / "sgd_torch.npz"
+
+
+def quad_grad(x):
+    return np.array([1.0, 10.0]) * x
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-15), (np.float32, 1e-6)])
+@pytest.mark.parametrize("shape", [(1,), (5,), (3, 4)])
+def test_gd_step_matches_the_formula(dtype, rtol, shape):
+    r = np.random.default_rng(0)
+    w = r.normal(size=shape).astype(dtype)
+    g = r.normal(size=shape).astype(dtype)
+    expected = w.astype(np.float64) - 0.3 * g.astype(np.float64)
+    opt = ol.optim.GD(lr=0.3)
+    state = opt.init(w)
+    before = id(w)
+    state = opt.step(w, g, state)
+    assert id(w) == before and w.dtype == dtype  # updated in place
+    np.testing.assert_allclose(w, expected, rtol=rtol)
+    assert state == ol.optim.GDState(step=1)
+
+
+def test_many_steps_equal_the_naive_loop():
+    lrs = np.full(50, 0.05)
+    expected = gd(quad_grad, [1.0, 1.0], lrs)
+    w = np.array([1.0, 1.0])
+    opt = ol.optim.GD(lr=0.05)
+    state = opt.init(w)
+    for k in range(50):
+        state = opt.step(w, quad_grad(w), state)
+        np.testing.assert_allclose(w, expected[k + 1], rtol=1e-15)
+    assert state.step == 50
+
+
+def test_a_schedule_is_called_with_the_zero_based_step():
+    seen = []
+
+    def schedule(step):
+        seen.append(step)
+        return 0.1 / (1 + step)
+
+    opt = ol.optim.GD(lr=schedule)
+    w = np.array([1.0])
+    state = opt.init(w)
+    for _ in range(3):
+        state = opt.step(w, np.array([1.0]), state)
+    assert seen == [0, 1, 2]
+    assert w[0] == pytest.approx(1.0 - 0.1 - 0.05 - 0.1 / 3, rel=1e-15)
+    np.testing.assert_allclose(opt.lr_values(0, 3), [0.1, 0.05, 0.1 / 3])
+
+
+def test_schedule_values_are_checked():
+    opt = ol.optim.GD(lr=lambda k: 0.1 if k < 2 else float("nan"))
+    with pytest.raises(ValueError, match="at step 2"):
+        opt.lr_values(0, 5)
+    w = np.array([1.0])
+    state = opt.init(w)
+    state = opt.step(w, w, state)
+    state = opt.step(w, w, state)
+    with pytest.raises(ValueError, match="at step 2"):
+        opt.step(w, w, state)
+
+
+def _torch_reference_runs():
+    data = np.load(REF)
+    runs = sorted({k.split("/")[0] for k in data.files})
+    return [(data[f"{r}/lr"], data[f"{r}/params0"], data[f"{r}/grads"], data[f"{r}/params"])
+            for r in runs]
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_gd_matches_stored_torch_sgd_values(run):
+    """torch.optim.SGD(lr) from tests/reference/generate_reference.py."""
+    lr, p0, grads, params = _torch_reference_runs()[run]
+    w = p0.copy()
+    opt = ol.optim.GD(lr=float(lr))
+    state = opt.init(w)
+    for k in range(len(grads)):
+        state = opt.step(w, grads[k], state)
+        np.testing.assert_allclose(w, params[k], rtol=1e-12, atol=1e-12)
+
+
+def test_gd_matches_live_torch_sgd():
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(7)
+    p = torch.tensor(r.normal(size=20), dtype=torch.float64, requires_grad=True)
+    topt = torch.optim.SGD([p], lr=0.07)
+    w = p.detach().numpy().copy()
+    opt = ol.optim.GD(lr=0.07)
+    state = opt.init(w)
+    for _ in range(200):
+        g = r.normal(size=20)
+        p.grad = torch.tensor(g)
+        topt.step()
+        state = opt.step(w, g, state)
+    np.testing.assert_allclose(w, p.detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda: ol.optim.GD(lr=-0.1), ValueError, r"lr must be in \[0.0, inf\], got -0.1"),
+    (lambda: ol.optim.GD(lr=float("nan")), ValueError, "lr must be finite"),
+    (lambda: ol.optim.GD(lr="0.1"), TypeError, "lr must be a real number"),
+    (lambda: ol.optim.GD(lr=True), TypeError, "lr"),
+    (lambda: ol.optim.GD(0.1).init([1, 2]), TypeError, "params must hold floats"),
+    (lambda: ol.optim.GD(0.1).init(np.arange(3)), TypeError, "params must be a float32"),
+    (lambda: ol.optim.GD(0.1).init(np.array([np.inf])), ValueError, "params must be finite"),
+    (lambda: ol.optim.GD(0.1).init(np.zeros(0)), ValueError, "params must not be empty"),
+    (lambda: ol.optim.GD(0.1).step(np.zeros(2), np.zeros(3), ol.optim.GDState(0)),
+     ValueError, "grads must have the shape of params"),
+    (lambda: ol.optim.GD(0.1).step(np.zeros(2), np.zeros(2, np.float32), ol.optim.GDState(0)),
+     TypeError, "grads must have the dtype of params"),
+    (lambda: ol.optim.GD(0.1).step(np.zeros(2), np.zeros(2), (0,)), TypeError, "GDState"),
+    (lambda: ol.optim.GD(0.1).step(np.zeros(2), np.zeros(2), ol.optim.GDState(-1)),
+     ValueError, "state.step"),
+    (lambda: ol.optim.GD(0.1).step(np.zeros((4, 4))[:, 0], np.zeros(4), ol.optim.GDState(0)),
+     ValueError, "C-contiguous"),
+    (lambda: ol.optim.GD(lambda k: -1.0).lr_at(0), ValueError, "at step 0"),
+])
+def test_bad_input_is_refused_before_any_kernel_runs(call, exc, words):
+    with pytest.raises(exc, match=words):
+        call()
+
+
+def test_a_refused_step_leaves_params_untouched():
+    w = np.array([1.0, 2.0])
+    with pytest.raises(ValueError):
+        ol.optim.GD(0.1).step(w, np.array([1.0, 2.0, 3.0]), ol.optim.GDState(0))
+    np.testing.assert_array_equal(w, [1.0, 2.0])
