@@ -145,7 +145,7 @@ def _spd(rng, dim, cond):
 def check_max_stable_lr(max_stable_lr):
     """Exercise: the largest lr for which gradient descent on 1/2 x^T A x converges."""
     rng = np.random.default_rng(2)
-    cases = [(np.diag([1.0, 10.0]),), (np.array([[4.0]]),), (np.diag([2.0, 2.0, 2.0]),)]
+    cases = [(np.diag([1.0, 4.0, 10.0]),), (np.array([[4.0]]),), (np.diag([2.0, 2.0, 2.0]),)]
     cases += [(_spd(rng, dim, cond),) for dim, cond in ((2, 5.0), (3, 50.0), (5, 1e3))]
     cases = [(0.5 * (A + A.T),) for (A,) in cases]
     mistakes = [

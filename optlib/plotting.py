@@ -74,7 +74,7 @@ def contour(fn, ax=None, n=200, levels=25, domain=None, mark_minima=True):
     ax = plt.gca() if ax is None else ax
     xs, ys, Z = fn.grid(n, domain)
     ax.contourf(xs, ys, np.log10(Z - fn.min_value + 1e-3), levels=levels, cmap="Greys",
-                alpha=0.55)
+                alpha=0.4)
     ax.contour(xs, ys, np.log10(Z - fn.min_value + 1e-3), levels=levels, colors="grey",
                linewidths=0.4, alpha=0.6)
     if mark_minima and fn.minima.size:
@@ -106,14 +106,22 @@ def loss_curves(curves, ax=None, f_min=0.0, log=True, colors=None, xlabel="step"
                 ylabel=None):
     """Plot ``{label: losses}`` as ``loss - f_min`` (log scale by default); returns the axes."""
     ax = plt.gca() if ax is None else ax
+    starts, peak = [], 0.0
     for i, (label, loss) in enumerate(curves.items()):
         c = (colors or {}).get(label, CYCLE[i % len(CYCLE)])
         y = np.asarray(loss, dtype=float) - f_min
         if log:
             y = np.where(y > 0, y, np.nan)
         ax.plot(np.arange(len(y)), y, color=c, label=str(label), lw=1.5)
+        finite = y[np.isfinite(y)]
+        if finite.size:
+            starts.append(abs(finite[0]))
+            peak = max(peak, np.abs(finite).max())
     if log:
         ax.set_yscale("log")
+        # a diverging run would squash every other curve: cut the axis at 1e3 x the start
+        if starts and peak > 1e4 * max(starts):
+            ax.set_ylim(top=1e3 * max(starts))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel or ("$f(x_k) - f^*$" if f_min is not None else "loss"))
     ax.legend()

@@ -108,3 +108,13 @@ def logistic_loss(w, X, y, l2=0.0):
 def linear_loss(w, X, y, l2=0.0):
     r = X @ w[:-1] + w[-1] - y
     return 0.5 * np.mean(r**2) + 0.5 * l2 * np.sum(w[:-1] ** 2)
+
+
+def mlp_logits(w, X, h, k):
+    """The logits tanh(X W1 + b1) W2 + b2 of the one-hidden-layer MLP (layout as mlp_loss)."""
+    d = X.shape[1]
+    W1 = w[: d * h].reshape(d, h)
+    b1 = w[d * h: d * h + h]
+    W2 = w[d * h + h: d * h + h + h * k].reshape(h, k)
+    b2 = w[d * h + h + h * k:]
+    return np.tanh(X @ W1 + b1) @ W2 + b2

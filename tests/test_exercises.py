@@ -1,0 +1,155 @@
+"""Each checker accepts the right answer, rejects realistic wrong ones with the
+specific hint, reports a stub as not attempted, and never raises."""
+
+import numpy as np
+import pytest
+
+import optlib as ol
+
+E = ol.exercises
+
+
+def check(checker, fn, capsys):
+    ok = checker(fn)
+    return ok, capsys.readouterr().out
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError
+
+
+# --- gd_step ---------------------------------------------------------------------
+
+def gd_right(w, grad, lr):
+    return w - lr * grad
+
+
+def gd_in_place(w, grad, lr):
+    w -= lr * grad
+    return w
+
+
+GD_WRONG = [
+    (lambda w, g, lr: w + lr * g, "against the gradient"),
+    (lambda w, g, lr: w - g, "scaled by the learning rate"),
+    (lambda w, g, lr: -lr * g, "not the step"),
+    (lambda w, g, lr: w - g / lr if lr else w, "do not divide"),
+    (lambda w, g, lr: None, "forget the `return`"),
+    (lambda w, g, lr: (w - lr * g)[:1], "shape"),
+    (lambda w, g, lr: w - lr * g[0], "different value"),
+    (lambda w, g, lr: w.tolist()[5], "raised IndexError"),
+]
+
+
+@pytest.mark.parametrize("answer", [gd_right, gd_in_place])
+def test_gd_step_accepts_right_answers(answer, capsys):
+    ok, out = check(E.check_gd_step, answer, capsys)
+    assert ok and "all 6 cases pass" in out
+
+
+@pytest.mark.parametrize("answer, hint", GD_WRONG)
+def test_gd_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_gd_step, answer, capsys)
+    assert ok is False
+    assert hint in out
+    assert "expected" in out or "raised" in out
+
+
+# --- max_stable_lr -----------------------------------------------------------------
+
+STABLE_WRONG = [
+    (lambda A: 2 / np.linalg.eigvalsh(A).min(), "smallest eigenvalue"),
+    (lambda A: 1 / np.linalg.eigvalsh(A).max(), "factor of 2"),
+    (lambda A: 2 / np.diag(A).max(), "only when A is diagonal"),
+    (lambda A: 2 / np.trace(A), "sum of all eigenvalues"),
+    (lambda A: 2 / (np.linalg.eigvalsh(A).min() + np.linalg.eigvalsh(A).max()), "fastest"),
+    (lambda A: 2 / np.linalg.eigvals(A)[0].real, "different value"),
+]
+
+
+def test_max_stable_lr_accepts_the_right_answer(capsys):
+    ok, out = check(E.check_max_stable_lr, lambda A: 2 / np.linalg.eigvalsh(A).max(), capsys)
+    assert ok and "pass" in out
+
+
+@pytest.mark.parametrize("answer, hint", STABLE_WRONG)
+def test_max_stable_lr_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_max_stable_lr, answer, capsys)
+    assert ok is False and hint in out
+
+
+# --- numerical_gradient ------------------------------------------------------------
+
+def central(f, x, h=1e-5):
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+def forward(f, x, h=1e-5):
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (f(x + e) - f(x)) / h
+    return g
+
+
+def over_h(f, x, h=1e-5):
+    return 2 * central(f, x, h)
+
+
+def all_at_once(f, x, h=1e-5):
+    return np.full_like(x, (f(x + h) - f(x - h)) / (2 * h))
+
+
+def mutates_x(f, x, h=1e-5):
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        x[i] += h
+        fp = f(x)
+        x[i] -= 2 * h
+        g[i] = (fp - f(x)) / (2 * h)
+    return g
+
+
+def right_but_mutates(f, x, h=1e-5):
+    g = central(f, x.copy(), h)
+    x[:] = 0.0
+    return g
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (forward, "forward difference"),
+    (over_h, "twice the gradient"),
+    (all_at_once, "one coordinate at a time"),
+    (mutates_x, "changed x in place"),
+    (right_but_mutates, "changed x in place"),
+])
+def test_numerical_gradient_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_numerical_gradient, answer, capsys)
+    assert ok is False and hint in out
+
+
+def test_numerical_gradient_accepts_the_central_difference(capsys):
+    ok, out = check(E.check_numerical_gradient, central, capsys)
+    assert ok and "all 10 cases pass" in out
+
+
+# --- the framework -------------------------------------------------------------------
+
+@pytest.mark.parametrize("checker", [E.check_gd_step, E.check_max_stable_lr,
+                                     E.check_numerical_gradient])
+def test_a_stub_is_not_attempted_yet_and_nothing_raises(checker, capsys):
+    ok, out = check(checker, stub, capsys)
+    assert ok is False and "not attempted yet" in out
+    ok, out = check(checker, 42, capsys)
+    assert ok is False and "pass your function itself" in out
+
+
+def test_a_wrong_answer_that_matches_no_known_mistake_gets_no_misleading_hint(capsys):
+    ok, out = check(E.check_gd_step, lambda w, g, lr: w * 0 + 7.0, capsys)
+    assert ok is False and "Hint" not in out and "expected" in out
