@@ -1,0 +1,74 @@
+"""Plotting, the widget and the kernel-free explorables."""
+
+import re
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import optlib as ol
+
+
+def test_every_optimizer_has_its_own_colour():
+    colours = list(ol.plotting.COLORS.values())
+    assert len(set(colours)) == len(colours)
+    assert ol.plotting.color("gd") == ol.plotting.PALETTE["blue"]
+    with pytest.raises(ValueError, match="name must be one of"):
+        ol.plotting.color("sgd-typo")
+
+
+def test_contour_path_and_loss_curves_draw():
+    fn = ol.functions.himmelblau()
+    run = ol.trajectory.run(ol.optim.GD(lr=0.01), fn, steps=100)
+    fig, axes = plt.subplots(1, 2)
+    ol.plotting.path_panels(fn, run, axes, label="gd")
+    assert axes[0].get_xlim() == fn.domain[0]
+    line = axes[1].get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), run.loss - fn.min_value)
+    with pytest.raises(ValueError, match="2-D"):
+        ol.plotting.contour(ol.functions.rosenbrock(dim=3))
+
+
+def test_loss_curves_cut_the_axis_for_a_diverging_run():
+    fig, ax = plt.subplots()
+    ol.plotting.loss_curves({"ok": [1.0, 0.5, 0.1], "bad": [1.0, 1e10, 1e200]}, ax=ax)
+    assert ax.get_ylim()[1] == pytest.approx(1e3)
+
+
+def test_flow_diagram_has_a_box_per_label_and_rejects_none():
+    fig, ax = plt.subplots()
+    ol.plotting.flow_diagram(["a", "b", "c"], ax=ax, loop_label="again")
+    assert [t.get_text() for t in ax.texts] == ["a", "b", "c", "again"]
+    with pytest.raises(ValueError, match="labels"):
+        ol.plotting.flow_diagram([])
+
+
+def test_explorable_has_one_frame_per_rate_and_stays_within_budget():
+    lrs = [0.1, 0.5, 1.0, 2.1]
+    e = ol.explorables.lr_sweep(ol.functions.quadratic(cond=10.0), lrs, steps=30)
+    assert e.n_frames == 4
+    assert e.nbytes < ol.explorables.BUDGET_BYTES
+    assert 'type="range"' in e.html                         # the slider
+    assert len(re.findall(r"data:image/png;base64", e.html)) == 4  # one picture each
+    assert e._repr_html_() is e.html
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    (dict(fn=ol.functions.rosenbrock(dim=3), lrs=[0.1, 0.2]), TypeError, "2-D"),
+    (dict(fn=ol.functions.beale(), lrs=[0.1]), ValueError, "2 to 40"),
+    (dict(fn=ol.functions.beale(), lrs=[0.1, -1.0]), ValueError, r"lrs\[1\]"),
+    (dict(fn=ol.functions.beale(), lrs=[0.1, 0.2], dpi=5), ValueError, "dpi"),
+])
+def test_explorable_bad_input(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        ol.explorables.lr_sweep(**kwargs)
+
+
+def test_widget_builds_and_redraws():
+    pytest.importorskip("ipywidgets")
+    box = ol.widgets.lr_explorer(landscape="rosenbrock", lr=1e-3, steps=50)
+    slider = box.children[1].children[0]
+    assert slider.description == "log10 lr" and slider.value == pytest.approx(-3.0)
+    slider.value = -2.0  # the callback runs the trajectory and draws without error
+    with pytest.raises(ValueError, match="landscape must be one of"):
+        ol.widgets.lr_explorer(landscape="sphere")
