@@ -43,7 +43,7 @@ def _split(X, y, test_fraction, seed, standardize, name, n_classes):
     seed = v.integer("seed", seed, low=0)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(y))
-    n_test = max(1, int(round(test_fraction * len(y))))
+    n_test = min(len(y) - 1, max(1, int(round(test_fraction * len(y)))))  # both parts non-empty
     test, train = order[:n_test], order[n_test:]
     X_train, X_test = X[train], X[test]
     if standardize:
@@ -81,7 +81,10 @@ def load_breast_cancer(test_fraction=0.2, seed=0, standardize=True):
 
 
 def synthetic_regression(n=200, dim=2, cond=10.0, noise=0.1, seed=0, test_fraction=0.2):
-    """y = X w* + noise with feature scales chosen so that X^T X / n has condition ``cond``.
+    """y = X w* + noise, the features scaled so that X^T X / n has condition number ``cond``.
+
+    The condition number is exact for all n rows together; the random train/test split
+    changes it slightly for each part.
 
     Returns a :class:`Dataset` with float y; the true weights are ``w* = (1, ..., 1)``
     (and no intercept).
@@ -91,6 +94,8 @@ def synthetic_regression(n=200, dim=2, cond=10.0, noise=0.1, seed=0, test_fracti
     cond = v.real("cond", cond, low=1.0)
     noise = v.real("noise", noise, low=0.0)
     seed = v.integer("seed", seed, low=0)
+    if n < dim + 2:
+        raise ValueError(f"n must be at least dim + 2 = {dim + 2} for a full-rank design, got n={n}")
     rng = np.random.default_rng(seed)
     Z = rng.standard_normal((n, dim))
     Z = (Z - Z.mean(axis=0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(Z.T, bias=True)

@@ -31,11 +31,10 @@ class Model:
 
     def _check(self, params, X, y=None):
         params = v.float_array("params", params, shape=(self.n_params,), finite=False)
-        X = v.float_array("X", X, ndim=2, copy=False) if isinstance(X, np.ndarray) \
-            else v.float_array("X", X, ndim=2, copy=True)
+        X = v.float_array("X", X, ndim=2, copy=True)
         if X.shape[1] != self.n_in:
             raise ValueError(f"X must have {self.n_in} columns for {self!r}, got {X.shape[1]}")
-        X = np.ascontiguousarray(X, dtype=params.dtype)
+        X = X.astype(params.dtype, copy=False)
         if y is None:
             return params, X
         y = np.asarray(y)

@@ -2,18 +2,12 @@ import math
 
 import numpy as np
 import pytest
-from numba.core.errors import TypingError
 
 import optlib as ol
 from naive import fd_grad, linear_loss, logistic_loss, mlp_logits, mlp_loss
 
 D, H, K, N = 4, 5, 3, 9  # small problem: inputs, hidden units, classes, rows
 
-MLP_FLOAT32_BUG = pytest.mark.xfail(
-    reason="BUG: optlib/_kernels/models.py:101 `gW1[:, :] = X.T @ D`: for float32 params, "
-           "D = (Z @ W2.T) * (1.0 - A * A) is float64 under Numba's typing, so the matmul "
-           "mixes float32 and float64 and MLP.loss_and_grad raises a numba TypingError",
-    raises=TypingError, strict=True)
 
 
 def small_problem(kind, l2, seed=0):
@@ -111,7 +105,7 @@ def test_mlp_loss_and_gradient_are_finite_for_extreme_logits():
 
 
 def float32_cases():
-    return [pytest.param(k, l2, marks=MLP_FLOAT32_BUG if k == "mlp" else (), id=f"{k}-l2={l2}")
+    return [pytest.param(k, l2, id=f"{k}-l2={l2}")
             for k in KINDS for l2 in (0.0, 0.3)]
 
 
@@ -388,13 +382,6 @@ def test_a_refused_fit_leaves_params_untouched():
     np.testing.assert_array_equal(w, _w)
 
 
-@pytest.mark.xfail(
-    reason="BUG: optlib/models.py:33 Model._check validates an ndarray X with "
-           "v.float_array(..., copy=False), which refuses any non-C-contiguous array "
-           "('X must be C-contiguous'), although line 37 converts X with np.ascontiguousarray "
-           "anyway: a Fortran-ordered X or a column slice X[:, cols] is refused by loss, "
-           "predict, accuracy and fit, while the same data as a list is accepted",
-    raises=ValueError, strict=True)
 @pytest.mark.parametrize("layout", ["fortran", "column-slice"])
 def test_a_non_contiguous_X_is_read_like_its_contiguous_copy(layout):
     r = np.random.default_rng(4)

@@ -97,13 +97,17 @@ def mlp(w, X, y, n_hidden, n_out, l2, grad):
         Z[i, y[i]] -= 1.0 / n
     gW2[:, :] = A.T @ Z
     gb2[:] = Z.sum(axis=0)
-    D = (Z @ W2.T) * (1.0 - A * A)    # back through tanh
+    D = Z @ W2.T                      # back through tanh, elementwise to keep the dtype
+    for i in range(n):
+        for j in range(h):
+            D[i, j] *= 1.0 - A[i, j] * A[i, j]
     gW1[:, :] = X.T @ D
     gb1[:] = D.sum(axis=0)
     loss /= n
-    loss += 0.5 * l2 * (np.sum(W1 * W1) + np.sum(W2 * W2))
-    gW1 += l2 * W1
-    gW2 += l2 * W2
+    for lo, hi in ((0, o1), (o2, o3)):  # the weight matrices W1 and W2, not the biases
+        for j in range(lo, hi):
+            loss += 0.5 * l2 * w[j] * w[j]
+            grad[j] += l2 * w[j]
     return loss
 
 

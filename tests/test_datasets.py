@@ -1,0 +1,222 @@
+import gzip
+import warnings
+from importlib import resources
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import optlib as ol
+
+LOADERS = {"digits": ol.datasets.load_digits, "breast_cancer": ol.datasets.load_breast_cancer}
+SIZES = {"digits": (1797, 64, 10), "breast_cancer": (569, 30, 2)}
+
+
+def raw(name):
+    """The shipped file read directly (not through optlib): features and labels."""
+    path = resources.files("optlib").joinpath("data", f"{name}.csv.gz")
+    with gzip.open(path, "rt") as fh:
+        lines = fh.read().splitlines()
+    if name == "breast_cancer":
+        assert lines[0] == "569,30,malignant,benign"
+        lines = lines[1:]
+    data = np.array([[float(t) for t in line.split(",")] for line in lines])
+    return data[:, :-1], data[:, -1]
+
+
+@pytest.fixture(scope="module", params=list(LOADERS))
+def name(request):
+    return request.param
+
+
+def rows(X, y):
+    """Rows of [X | y] sorted lexicographically: a multiset of examples."""
+    A = np.column_stack([X, y])
+    return A[np.lexsort(A.T[::-1])]
+
+
+def test_digits_shapes_labels_and_classes():
+    d = ol.datasets.load_digits()
+    assert (d.name, d.n_classes) == ("digits", 10)
+    assert d.X_train.shape[1] == d.X_test.shape[1] == 64
+    assert d.X_train.shape[0] + d.X_test.shape[0] == 1797
+    assert d.X_train.shape[0] == d.y_train.shape[0] and d.X_test.shape[0] == d.y_test.shape[0]
+    assert d.X_train.dtype == d.X_test.dtype == np.float64
+    assert d.y_train.dtype == d.y_test.dtype == np.int64
+    y = np.concatenate([d.y_train, d.y_test])
+    assert set(np.unique(y)) == set(range(10))
+    np.testing.assert_array_equal(np.unique(d.y_train), np.arange(10))  # every class in train
+    np.testing.assert_array_equal(np.unique(d.y_test), np.arange(10))  # and in test
+    assert np.all(np.bincount(y) > 170)  # about 180 of each digit
+
+
+def test_breast_cancer_shapes_and_class_counts():
+    d = ol.datasets.load_breast_cancer()
+    assert (d.name, d.n_classes) == ("breast_cancer", 2)
+    assert d.X_train.shape[1] == d.X_test.shape[1] == 30
+    assert d.X_train.shape[0] + d.X_test.shape[0] == 569
+    assert d.y_train.dtype == np.int64
+    y = np.concatenate([d.y_train, d.y_test])
+    np.testing.assert_array_equal(np.bincount(y), [212, 357])  # 0 = malignant, 1 = benign
+    assert set(np.unique(d.y_train)) == set(np.unique(d.y_test)) == {0, 1}
+
+
+def test_malignant_tumours_are_larger_on_average():
+    # label 0 = malignant: mean radius (column 0) is larger on average (UCI description)
+    d = ol.datasets.load_breast_cancer(standardize=False)
+    X = np.concatenate([d.X_train, d.X_test])
+    y = np.concatenate([d.y_train, d.y_test])
+    assert X[y == 0, 0].mean() > X[y == 1, 0].mean() + 3.0
+
+
+@pytest.mark.parametrize("test_fraction", [0.1, 0.2, 0.25, 0.5, 0.9, 1e-4])
+def test_split_sizes_follow_test_fraction(name, test_fraction):
+    n, d, _ = SIZES[name]
+    ds = LOADERS[name](test_fraction=test_fraction)
+    n_test = max(1, int(round(test_fraction * n)))
+    assert ds.X_test.shape == (n_test, d) and ds.y_test.shape == (n_test,)
+    assert ds.X_train.shape == (n - n_test, d) and ds.y_train.shape == (n - n_test,)
+
+
+def test_split_is_reproducible_by_seed_and_differs_across_seeds(name):
+    a = LOADERS[name](seed=3)
+    b = LOADERS[name](seed=3)
+    for u, v in zip(a[:4], b[:4]):
+        np.testing.assert_array_equal(u, v)
+    c = LOADERS[name](seed=4)
+    assert not np.array_equal(a.y_train, c.y_train)
+    assert not np.array_equal(rows(a.X_test, a.y_test), rows(c.X_test, c.y_test))  # other rows
+    assert not np.array_equal(a.X_train, c.X_train)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 17])
+def test_train_and_test_partition_the_raw_data(name, seed):
+    X, y = raw(name)
+    ds = LOADERS[name](seed=seed, standardize=False)
+    joined = rows(np.concatenate([ds.X_train, ds.X_test]), np.concatenate([ds.y_train, ds.y_test]))
+    np.testing.assert_array_equal(joined, rows(X, y))  # nothing lost, nothing duplicated
+
+
+def test_unstandardised_digits_are_integer_counts_0_to_16():
+    d = ol.datasets.load_digits(standardize=False)
+    X = np.concatenate([d.X_train, d.X_test])
+    np.testing.assert_array_equal(X, np.round(X))
+    assert X.min() == 0 and X.max() == 16
+    assert set(np.unique(X)) == set(range(17))
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_standardize_gives_train_mean_0_and_std_1_with_train_statistics(name, seed):
+    std_ds = LOADERS[name](seed=seed)
+    raw_ds = LOADERS[name](seed=seed, standardize=False)
+    mean, std = raw_ds.X_train.mean(axis=0), raw_ds.X_train.std(axis=0)
+    constant = std == 0
+    np.testing.assert_allclose(std_ds.X_train.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(std_ds.X_train.std(axis=0)[~constant], 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(std_ds.X_train[:, constant], 0.0)  # constant pixels stay 0
+    # the test part is scaled with the training statistics (not its own)
+    scale = np.where(constant, 1.0, std)
+    np.testing.assert_allclose(std_ds.X_test, (raw_ds.X_test - mean) / scale, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(std_ds.X_test.mean(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_array_equal(std_ds.y_train, raw_ds.y_train)
+    np.testing.assert_array_equal(std_ds.y_test, raw_ds.y_test)
+
+
+def test_digits_have_constant_pixels_and_breast_cancer_has_none():
+    # makes the std == 0 branch above a real case, not a hypothetical one
+    d = ol.datasets.load_digits(standardize=False)
+    assert np.sum(d.X_train.std(axis=0) == 0) >= 1
+    b = ol.datasets.load_breast_cancer(standardize=False)
+    assert np.all(b.X_train.std(axis=0) > 0)
+
+
+def full(ds):
+    return np.concatenate([ds.X_train, ds.X_test]), np.concatenate([ds.y_train, ds.y_test])
+
+
+@pytest.mark.parametrize("dim, cond", [(1, 1.0), (2, 10.0), (3, 1.0), (5, 100.0), (10, 1e4)])
+def test_synthetic_regression_has_the_requested_condition_number(dim, cond):
+    ds = ol.datasets.synthetic_regression(n=300, dim=dim, cond=cond, seed=2)
+    X, y = full(ds)
+    assert X.shape == (300, dim) and y.dtype == np.float64
+    assert (ds.name, ds.n_classes) == ("synthetic_regression", 0)
+    assert ds.X_test.shape[0] == 60
+    eig = np.linalg.eigvalsh(X.T @ X / len(y))
+    assert eig.max() / eig.min() == pytest.approx(cond, rel=1e-8)
+    np.testing.assert_allclose(eig.max(), 1.0, rtol=1e-10)  # the largest feature scale is 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 8), st.floats(1.0, 1e5), st.integers(0, 2**32), st.integers(20, 200))
+def test_synthetic_condition_number_property(dim, cond, seed, n):
+    X, _ = full(ol.datasets.synthetic_regression(n=n, dim=dim, cond=cond, seed=seed))
+    eig = np.linalg.eigvalsh(X.T @ X / n)
+    assert eig.max() / eig.min() == pytest.approx(cond, rel=1e-8)
+
+
+@pytest.mark.parametrize("dim, cond", [(2, 10.0), (4, 100.0), (8, 1e3)])
+def test_least_squares_recovers_the_true_weights(dim, cond):
+    ds = ol.datasets.synthetic_regression(n=400, dim=dim, cond=cond, noise=1e-3, seed=1)
+    X, y = full(ds)
+    w = np.linalg.lstsq(X, y, rcond=None)[0]
+    np.testing.assert_allclose(w, np.ones(dim), atol=0.02)
+    # without noise the recovery is exact, and the noise level is what was asked for
+    X0, y0 = full(ol.datasets.synthetic_regression(n=400, dim=dim, cond=cond, noise=0.0, seed=1))
+    np.testing.assert_allclose(X0, X, rtol=1e-15)  # the same design for the same seed
+    np.testing.assert_allclose(np.linalg.lstsq(X0, y0, rcond=None)[0], np.ones(dim), rtol=1e-10)
+    np.testing.assert_allclose(y0, X0 @ np.ones(dim), rtol=1e-12, atol=1e-12)
+    assert np.std(y - y0) == pytest.approx(1e-3, rel=0.15)
+
+
+def test_synthetic_regression_is_reproducible_by_seed():
+    a = ol.datasets.synthetic_regression(seed=4)
+    b = ol.datasets.synthetic_regression(seed=4)
+    c = ol.datasets.synthetic_regression(seed=5)
+    np.testing.assert_array_equal(full(a)[0], full(b)[0])
+    np.testing.assert_array_equal(full(a)[1], full(b)[1])
+    assert not np.array_equal(full(a)[1], full(c)[1])
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_a_test_fraction_just_below_1_keeps_a_training_row_or_is_refused(standardize):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            ds = ol.datasets.load_breast_cancer(test_fraction=0.9995, standardize=standardize)
+        except ValueError as exc:
+            assert "test_fraction" in str(exc)
+            return
+    assert ds.X_train.shape[0] >= 1
+    assert np.all(np.isfinite(ds.X_test))
+
+
+@pytest.mark.parametrize("n, dim", [(4, 4), (5, 10)])
+def test_synthetic_regression_with_too_few_rows_is_refused_naming_n(n, dim):
+    with pytest.raises(ValueError, match=r"\bn must") as info:
+        ol.datasets.synthetic_regression(n=n, dim=dim)
+    assert not isinstance(info.value, np.linalg.LinAlgError)
+
+
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda: ol.datasets.load_digits(test_fraction=0.0), ValueError,
+     r"test_fraction must be in \(0.0, 1.0\), got 0.0"),
+    (lambda: ol.datasets.load_digits(test_fraction=1.0), ValueError,
+     r"test_fraction must be in \(0.0, 1.0\), got 1.0"),
+    (lambda: ol.datasets.load_breast_cancer(test_fraction=-0.2), ValueError, "test_fraction"),
+    (lambda: ol.datasets.load_breast_cancer(test_fraction="0.2"), TypeError, "test_fraction"),
+    (lambda: ol.datasets.load_digits(test_fraction=np.nan), ValueError, "test_fraction must be finite"),
+    (lambda: ol.datasets.load_digits(seed=-1), ValueError, r"seed must be an integer in \[0, inf\]"),
+    (lambda: ol.datasets.load_breast_cancer(seed=1.5), TypeError, "seed must be an integer"),
+    (lambda: ol.datasets.synthetic_regression(seed=-1), ValueError, "seed"),
+    (lambda: ol.datasets.synthetic_regression(cond=0.5), ValueError, r"cond must be in \[1.0, inf\]"),
+    (lambda: ol.datasets.synthetic_regression(cond=np.inf), ValueError, "cond must be finite"),
+    (lambda: ol.datasets.synthetic_regression(n=2), ValueError, r"n must be an integer in \[4, "),
+    (lambda: ol.datasets.synthetic_regression(n=200.0), TypeError, "n must be an integer"),
+    (lambda: ol.datasets.synthetic_regression(dim=0), ValueError, "dim"),
+    (lambda: ol.datasets.synthetic_regression(noise=-0.1), ValueError, "noise"),
+    (lambda: ol.datasets.synthetic_regression(test_fraction=1.0), ValueError, "test_fraction"),
+])
+def test_bad_input_is_refused_with_a_message_naming_the_argument(call, exc, words):
+    with pytest.raises(exc, match=words):
+        call()
