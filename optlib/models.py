@@ -66,10 +66,8 @@ class Model:
         return float(np.mean(self.predict(params, X) == y))
 
 
-class LinearRegression(Model):
-    """Least squares: loss = mean((x.w + b - y)^2) / 2 (+ l2/2 ||w||^2). Params: w (d), b."""
-
-    classifier = False
+class _LinearModel(Model):
+    """Shared by the two linear models: parameters w (n_in) then the bias b, zeros at init."""
 
     def __init__(self, n_in, l2=0.0):
         super().__init__(l2)
@@ -77,12 +75,18 @@ class LinearRegression(Model):
         self.n_params = self.n_in + 1
 
     def __repr__(self):
-        return f"LinearRegression(n_in={self.n_in}, l2={self.l2})"
+        return f"{type(self).__name__}(n_in={self.n_in}, l2={self.l2})"
 
     def init(self, seed=0):
-        """All zeros (the loss is convex; the start does not matter for the optimum)."""
+        """All zeros: the loss is convex, so the start does not change the optimum."""
         v.integer("seed", seed, low=0)
         return np.zeros(self.n_params)
+
+
+class LinearRegression(_LinearModel):
+    """Least squares: loss = mean((x.w + b - y)^2) / 2 (+ l2/2 ||w||^2). Params: w (d), b."""
+
+    classifier = False
 
     def _kernel(self, params, X, y, grad):
         return _k.linear_regression(params, X, y, self.l2, grad)
@@ -92,22 +96,10 @@ class LinearRegression(Model):
         return X @ params[:-1] + params[-1]
 
 
-class LogisticRegression(Model):
+class LogisticRegression(_LinearModel):
     """Binary logistic regression: mean cross-entropy of sigmoid(x.w + b). Params: w (d), b."""
 
     n_out = 2
-
-    def __init__(self, n_in, l2=0.0):
-        super().__init__(l2)
-        self.n_in = v.integer("n_in", n_in, low=1)
-        self.n_params = self.n_in + 1
-
-    def __repr__(self):
-        return f"LogisticRegression(n_in={self.n_in}, l2={self.l2})"
-
-    def init(self, seed=0):
-        v.integer("seed", seed, low=0)
-        return np.zeros(self.n_params)
 
     def _kernel(self, params, X, y, grad):
         return _k.logistic_regression(params, X, y, self.l2, grad)

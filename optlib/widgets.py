@@ -7,6 +7,7 @@ A widget needs a live kernel. Each builder here has a kernel-free counterpart in
 import matplotlib.pyplot as plt
 import numpy as np
 
+from . import _validate as v
 from . import functions, optim, plotting, trajectory
 
 LANDSCAPES = ("quadratic", "rosenbrock", "beale", "himmelblau", "booth", "saddle",
@@ -27,9 +28,10 @@ def lr_explorer(landscape="quadratic", lr=0.1, steps=100):
     Returns the widget (display it as the last expression of a cell). Each change runs
     ``steps`` steps of gradient descent through the jitted trajectory kernel.
     """
+    v.choice("landscape", landscape, LANDSCAPES)
+    lr = v.real("lr", lr, low=1e-5, high=10**0.5)
+    steps = v.integer("steps", steps, low=10, high=5000)
     w = _ipywidgets()
-    if landscape not in LANDSCAPES:
-        raise ValueError(f"landscape must be one of {LANDSCAPES}, got {landscape!r}")
     fn0 = functions.get(landscape)
     controls = {
         "landscape": w.Dropdown(options=LANDSCAPES, value=landscape, description="landscape"),

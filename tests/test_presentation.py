@@ -72,3 +72,7 @@ def test_widget_builds_and_redraws():
     slider.value = -2.0  # the callback runs the trajectory and draws without error
     with pytest.raises(ValueError, match="landscape must be one of"):
         ol.widgets.lr_explorer(landscape="sphere")
+    with pytest.raises(ValueError, match=r"lr must be in \[1e-05"):
+        ol.widgets.lr_explorer(lr=0.0)
+    with pytest.raises(ValueError, match="steps must be an integer in"):
+        ol.widgets.lr_explorer(steps=1)

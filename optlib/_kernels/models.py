@@ -12,6 +12,18 @@ from numba import njit
 
 
 @njit(cache=True)
+def _mean_plus_l2(loss, w, n, d, l2, grad):
+    """Turn sums over n rows into means and add (l2/2)||w[:d]||^2 (the bias w[d] is free)."""
+    loss /= n
+    for j in range(d + 1):
+        grad[j] /= n
+    for j in range(d):
+        loss += 0.5 * l2 * w[j] * w[j]
+        grad[j] += l2 * w[j]
+    return loss
+
+
+@njit(cache=True)
 def linear_regression(w, X, y, l2, grad):
     """Mean of (x.w[:d] + w[d] - y)^2 / 2."""
     n, d = X.shape
@@ -25,13 +37,7 @@ def linear_regression(w, X, y, l2, grad):
         for j in range(d):
             grad[j] += r * X[i, j]
         grad[d] += r
-    loss /= n
-    for j in range(d + 1):
-        grad[j] /= n
-    for j in range(d):
-        loss += 0.5 * l2 * w[j] * w[j]
-        grad[j] += l2 * w[j]
-    return loss
+    return _mean_plus_l2(loss, w, n, d, l2, grad)
 
 
 @njit(cache=True)
@@ -51,13 +57,7 @@ def logistic_regression(w, X, y, l2, grad):
         for j in range(d):
             grad[j] += r * X[i, j]
         grad[d] += r
-    loss /= n
-    for j in range(d + 1):
-        grad[j] /= n
-    for j in range(d):
-        loss += 0.5 * l2 * w[j] * w[j]
-        grad[j] += l2 * w[j]
-    return loss
+    return _mean_plus_l2(loss, w, n, d, l2, grad)
 
 
 @njit(cache=True)
