@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "functions",
     "optim",
+    "schedules",
     "trajectory",
     "models",
     "datasets",

@@ -45,8 +45,21 @@ class Optimizer:
     name = "optimizer"
 
     def __init__(self, lr):
-        self.lr = check_lr(lr)
+        self.lr = lr
         self.hyper = np.zeros(0)
+
+    @property
+    def lr(self):
+        """The learning rate: a float, or a schedule of the 0-based step.
+
+        It may be reassigned between steps (e.g. by ``schedules.ReduceOnPlateau``); the
+        new value is validated like the constructor's.
+        """
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        self._lr = check_lr(value)
 
     def __repr__(self):
         return f"{type(self).__name__}(lr={self.lr!r})"
