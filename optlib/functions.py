@@ -188,6 +188,18 @@ def six_hump_camel():
                         ((-2.0, 2.0), (-1.1, 1.1)), [-1.5, 0.5])
 
 
+def rastrigin(dim=2):
+    """10 n + sum_i (x_i^2 - 10 cos(2 pi x_i)): a bowl covered in ripples, minimum 0 at 0.
+
+    It has a local minimum near every integer point; all of them share nearly the same
+    curvature, 2 + 40 pi^2, so gradient descent with lr > 2/(2 + 40 pi^2) is unstable in
+    every one of them.
+    """
+    dim = v.integer("dim", dim, low=1, high=1_000_000)
+    return TestFunction("rastrigin", _k.RASTRIGIN, [], dim, np.zeros(dim), 0.0,
+                        ((-5.12, 5.12), (-5.12, 5.12)), np.full(dim, 3.2))
+
+
 CATALOGUE = {
     "quadratic": quadratic,
     "rosenbrock": rosenbrock,
@@ -196,6 +208,7 @@ CATALOGUE = {
     "booth": booth,
     "saddle": saddle,
     "six_hump_camel": six_hump_camel,
+    "rastrigin": rastrigin,
 }
 
 

@@ -37,6 +37,11 @@ def six_hump_camel(x):
     return (4 - 2.1 * X**2 + X**4 / 3) * X**2 + X * Y + (-4 + 4 * Y**2) * Y**2
 
 
+def rastrigin(x):
+    x = np.asarray(x, dtype=float)
+    return 10 * x.size + np.sum(x**2 - 10 * np.cos(2 * np.pi * x))
+
+
 def quadratic(x, A, c):
     d = np.asarray(x, dtype=float) - c
     return 0.5 * d @ A @ d
@@ -49,6 +54,7 @@ FORMULAS = {
     "booth": booth,
     "saddle": saddle,
     "six_hump_camel": six_hump_camel,
+    "rastrigin": rastrigin,
 }
 
 

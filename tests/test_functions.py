@@ -23,7 +23,7 @@ def all_functions():
     fs = [ol.functions.get(n) for n in NAMES]
     fs += [ol.functions.rosenbrock(dim=7), ol.functions.quadratic(cond=100, dim=5),
            ol.functions.quadratic(cond=30, angle=0.7, center=[1.0, -2.0]),
-           ol.functions.rosenbrock(a=0.5, b=10.0)]
+           ol.functions.rosenbrock(a=0.5, b=10.0), ol.functions.rastrigin(dim=4)]
     return fs
 
 
@@ -76,6 +76,7 @@ PUBLISHED = {
     "saddle": ([[0.0, -1.0], [0.0, 1.0]], -0.25),
     "six_hump_camel": ([[0.08984201368301331, -0.7126564032704135],
                         [-0.08984201368301331, 0.7126564032704135]], -1.031628453489877),
+    "rastrigin": ([[0.0, 0.0]], 0.0),
 }
 
 

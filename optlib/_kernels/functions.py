@@ -2,13 +2,15 @@
 
 Selecting the function inside the kernel (rather than passing a jitted function in)
 keeps every caller cacheable on disk. ``prm`` holds the function's parameters:
-quadratic: A (n*n, row major) then the minimiser x* (n); Rosenbrock: a, b.
+quadratic: A (n*n, row major) then the minimiser x* (n); Rosenbrock: a, b; others: none.
 """
+
+import math
 
 import numpy as np
 from numba import njit
 
-QUADRATIC, ROSENBROCK, BEALE, HIMMELBLAU, BOOTH, SADDLE, CAMEL = range(7)
+QUADRATIC, ROSENBROCK, BEALE, HIMMELBLAU, BOOTH, SADDLE, CAMEL, RASTRIGIN = range(8)
 
 
 @njit(cache=True)
@@ -26,6 +28,11 @@ def value(fid, prm, x):
         f = 0.0
         for i in range(x.size - 1):
             f += b * (x[i + 1] - x[i] ** 2) ** 2 + (a - x[i]) ** 2
+        return f
+    if fid == RASTRIGIN:
+        f = 10.0 * x.size
+        for i in range(x.size):
+            f += x[i] ** 2 - 10.0 * math.cos(2.0 * math.pi * x[i])
         return f
     X, Y = x[0], x[1]
     if fid == BEALE:
@@ -62,6 +69,10 @@ def grad(fid, prm, x, out):
             if i > 0:
                 gi += 2.0 * b * (x[i] - x[i - 1] ** 2)
             out[i] = gi
+        return
+    if fid == RASTRIGIN:
+        for i in range(x.size):
+            out[i] = 2.0 * x[i] + 20.0 * math.pi * math.sin(2.0 * math.pi * x[i])
         return
     X, Y = x[0], x[1]
     if fid == BEALE:
@@ -107,6 +118,10 @@ def hess(fid, prm, x, out):
                 out[i + 1, i] = -4.0 * b * x[i]
             if i > 0:
                 out[i, i] += 2.0 * b
+        return
+    if fid == RASTRIGIN:
+        for i in range(n):
+            out[i, i] = 2.0 + 40.0 * math.pi**2 * math.cos(2.0 * math.pi * x[i])
         return
     X, Y = x[0], x[1]
     if fid == BEALE:
