@@ -217,3 +217,113 @@ def check_numerical_gradient(numerical_gradient):
 
     return run_checker("numerical_gradient", numerical_gradient, exact, cases, mistakes,
                        rtol=1e-5, atol=1e-6, extra_check=unchanged)
+
+
+# --- Chapter 2 -------------------------------------------------------------------
+
+def _step_decay_cases():
+    cases = [(1.0, 1, 0.9, 7)] + [(0.1, 10, 0.5, k) for k in (0, 1, 9, 10, 11, 19, 20, 35)]
+    return cases + [(0.3, 4, 0.1, 3), (0.3, 4, 0.1, 4)]
+
+
+def check_step_decay(step_decay_lr):
+    """Exercise: ``step_decay_lr(lr0, step_size, gamma, k)`` for the 0-based step k."""
+    from . import schedules
+
+    def reference(lr0, s, gamma, k):
+        return schedules.step_decay(lr0, s, gamma)(k)
+
+    mistakes = [
+        (lambda lr0, s, g, k: lr0 * g ** ((k + 1) // s),
+         "off by one: steps count from 0, and the first decay happens at step k = "
+         "step_size, not one step earlier. Use k // step_size."),
+        (lambda lr0, s, g, k: lr0 * g ** (k / s),
+         "this decays smoothly; step decay stays flat between drops: use the integer "
+         "division k // step_size."),
+        (lambda lr0, s, g, k: lr0 * g ** -(-k // s),
+         "rounding up makes the first drop happen at step 1; round down (k // step_size)."),
+        (lambda lr0, s, g, k: lr0 * g ** (k % s),
+         "k % step_size restarts every period; the number of drops so far is "
+         "k // step_size."),
+        (lambda lr0, s, g, k: lr0 * (1 - g) ** (k // s),
+         "gamma is the factor the rate is multiplied by, not the fraction removed."),
+    ]
+    return run_checker("step_decay_lr", step_decay_lr, reference, _step_decay_cases(),
+                       mistakes, rtol=1e-12)
+
+
+def _sgdr_reference(k, lr0, T_0, T_mult, eta_min):
+    from . import schedules
+
+    return schedules.cosine_restarts(lr0, T_0, T_mult, eta_min)(k)
+
+
+def _sgdr_wrong_cycle_end(k, lr0, T_0, T_mult, eta_min):
+    t_cur, t_i = k, T_0
+    while t_cur > t_i:  # restarts one step late: T_cur reaches T_i
+        t_cur -= t_i + 1
+        t_i *= T_mult
+    return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t_cur / t_i)) / 2
+
+
+def check_sgdr(sgdr_lr):
+    """Exercise: ``sgdr_lr(k, lr0, T_0, T_mult, eta_min)``, cosine with warm restarts."""
+    cases = [(k, 0.1, 10, 1, 0.0) for k in (0, 5, 9, 10, 15, 25)]
+    cases += [(k, 0.1, 4, 2, 0.01) for k in (3, 4, 11, 12, 13, 27, 28, 40)]
+    cases += [(k, 1.0, 3, 3, 0.1) for k in (2, 3, 11, 12, 38, 39)]
+    mistakes = [
+        (lambda k, lr0, T0, Tm, e: e + (lr0 - e) * (1 + np.cos(np.pi * (k % T0) / T0)) / 2,
+         "the cycles must grow: after each restart the cycle length is multiplied by "
+         "T_mult, so k % T_0 is right only when T_mult = 1."),
+        (_sgdr_wrong_cycle_end,
+         "a cycle of length T_i covers T_cur = 0, ..., T_i - 1: restart as soon as T_cur "
+         "reaches T_i (which is why eta_min itself is never used)."),
+        (lambda k, lr0, T0, Tm, e: e + (lr0 - e) * (1 + np.cos(np.pi * _tcur(k, T0, Tm)[0]
+                                                              / _tcur(k, T0, Tm)[1])),
+         "the cosine term (1 + cos) runs from 2 down to 0: halve it."),
+        (lambda k, lr0, T0, Tm, e: lr0 * (1 + np.cos(np.pi * _tcur(k, T0, Tm)[0]
+                                                     / _tcur(k, T0, Tm)[1])) / 2,
+         "the rate must anneal towards eta_min: eta_min + (lr0 - eta_min) * ..."),
+    ]
+    return run_checker("sgdr_lr", sgdr_lr, _sgdr_reference, cases, mistakes, rtol=1e-10)
+
+
+def _tcur(k, T_0, T_mult):
+    t_cur, t_i = k, T_0
+    while t_cur >= t_i:
+        t_cur -= t_i
+        t_i *= T_mult
+    return t_cur, t_i
+
+
+def check_warmup_cosine(warmup_cosine_lr):
+    """Exercise: ``warmup_cosine_lr(k, peak, warmup, total, final_fraction)``."""
+    from . import schedules
+
+    def reference(k, peak, warmup, total, frac):
+        return schedules.warmup_cosine(peak, warmup, total, frac)(k)
+
+    cases = [(k, 1.0, 10, 100, 0.1) for k in (0, 1, 5, 9, 10, 11, 50, 99, 100, 150)]
+    cases += [(k, 3e-4, 200, 2000, 0.1) for k in (100, 200, 1100, 2000)]
+    cases += [(k, 0.5, 5, 20, 0.0) for k in (3, 12, 20)]
+
+    def cosine_over_total(k, peak, W, T, frac):
+        if k < W:
+            return peak * k / W
+        c = min(k, T) / T
+        return frac * peak + (1 - frac) * peak * (1 + np.cos(np.pi * c)) / 2
+
+    def decays_to_zero(k, peak, W, T, frac):
+        return reference(k, peak, W, T, 0.0)
+
+    def ramp_one_late(k, peak, W, T, frac):
+        return peak * (k + 1) / W if k < W else reference(k, peak, W, T, frac)
+
+    mistakes = [
+        (cosine_over_total, "the cosine part lasts total - warmup steps and starts at "
+                            "step warmup: use (k - warmup) / (total - warmup)."),
+        (decays_to_zero, "the recipe decays to final_fraction * peak, not to zero."),
+        (ramp_one_late, "the ramp starts at 0 at step 0: use peak * k / warmup."),
+    ]
+    return run_checker("warmup_cosine_lr", warmup_cosine_lr, reference, cases, mistakes,
+                       rtol=1e-10, atol=1e-15)

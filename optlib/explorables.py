@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from matplotlib import animation
 
 from . import _validate as v
-from . import optim, plotting, trajectory
+from . import datasets, models, optim, plotting, schedules, trajectory
 from .functions import TestFunction
 
 #: Size budget of one explorable, in bytes of HTML; tests hold every explorable to it.
@@ -66,3 +66,56 @@ def lr_sweep(fn, lrs, x0=None, steps=100, dpi=60):
         fig.tight_layout()
 
     return _player(fig, draw, len(lrs))
+
+
+#: The schedules the schedule widget and its explorable offer, built from a peak rate,
+#: a period (in steps) and the run's length (in steps).
+SCHEDULE_CHOICES = {
+    "constant": lambda peak, period, total: schedules.constant(peak),
+    "step decay": lambda peak, period, total: schedules.step_decay(peak, period, 0.3),
+    "exponential": lambda peak, period, total: schedules.exponential(peak, gamma=0.3 ** (1 / period)),
+    "inverse time": lambda peak, period, total: schedules.inverse_time(peak, 1.0 / period),
+    "cosine": lambda peak, period, total: schedules.cosine(peak, total),
+    "cosine restarts": lambda peak, period, total: schedules.cosine_restarts(peak, period),
+    "cyclic": lambda peak, period, total: schedules.cyclic(peak / 10, peak, max(1, period // 2)),
+    "one-cycle": lambda peak, period, total: schedules.one_cycle(peak, total),
+    "warmup + cosine": lambda peak, period, total: schedules.warmup_cosine(peak, period, total),
+}
+
+
+def digits_run(schedule_name, peak, period_epochs, epochs=10, batch_size=32, seed=0):
+    """Train the digits MLP (64-16-10) with one schedule; returns (lr per step, History)."""
+    v.choice("schedule_name", schedule_name, tuple(SCHEDULE_CHOICES))
+    data = datasets.load_digits(seed=0)
+    per_epoch = -(-len(data.y_train) // batch_size)
+    total = epochs * per_epoch
+    schedule = SCHEDULE_CHOICES[schedule_name](v.positive("peak", peak),
+                                               v.integer("period_epochs", period_epochs, low=1)
+                                               * per_epoch, total)
+    model = models.MLP(64, 16, 10)
+    hist = models.fit(model, optim.GD(lr=schedule), model.init(seed), data, epochs=epochs,
+                      batch_size=batch_size, seed=seed)
+    return hist.lr, hist
+
+
+def schedule_gallery(peak=0.5, period_epochs=2, epochs=10, dpi=60):
+    """One frame per schedule in ``SCHEDULE_CHOICES``: its rate and the digits MLP's loss."""
+    dpi = v.integer("dpi", dpi, low=30, high=150)
+    runs = {name: digits_run(name, peak, period_epochs, epochs) for name in SCHEDULE_CHOICES}
+    names = list(runs)
+    top = max(h.train_loss.max() for _, h in runs.values())
+    low = min(h.train_loss.min() for _, h in runs.values())
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=dpi)
+
+    def draw(i):
+        for ax in axes:
+            ax.clear()
+        lr, hist = runs[names[i]]
+        plotting.schedule_panels(axes, lr, hist.train_loss, label=names[i])
+        axes[0].set_ylim(0, 1.05 * peak)
+        axes[1].set_ylim(0.8 * low, 1.2 * top)
+        fig.suptitle(f"{names[i]}: test accuracy {hist.test_accuracy[-1]:.3f} "
+                     f"(schedule {i + 1} of {len(names)})")
+        fig.tight_layout()
+
+    return _player(fig, draw, len(names))

@@ -149,6 +149,24 @@ def path_panels(fn, traj, axes, label=None, color=None):
         ax1.set_title(f"after {traj.steps_taken} steps: $f - f^*$ = {gap[-1]:.2e}")
 
 
+def schedule_panels(axes, lr, loss, label=None, color=None):
+    """The learning rate per step on ``axes[0]``, the training loss per epoch on ``axes[1]``.
+
+    Drawn by the schedule widget and by its kernel-free explorable alike.
+    """
+    ax0, ax1 = axes
+    color = color or CYCLE[0]
+    ax0.plot(np.arange(len(lr)), lr, color=color, label=label)
+    ax0.set_xlabel("step $k$")
+    ax0.set_ylabel("learning rate $\\eta_k$")
+    ax0.set_ylim(bottom=0)
+    ax1.semilogy(np.arange(len(loss)), loss, "o-", ms=3, color=color, label=label)
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("training loss")
+    if label:
+        ax0.legend(loc="upper right", fontsize=8)
+
+
 def flow_diagram(labels, ax=None, loop_label=None, colors=None, width=2.2):
     """A left-to-right chain of boxes joined by arrows, with an optional arrow looping back.
 

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import _validate as v
-from . import functions, optim, plotting, trajectory
+from . import explorables, functions, optim, plotting, trajectory
 
 LANDSCAPES = ("quadratic", "rosenbrock", "beale", "himmelblau", "booth", "saddle",
               "six_hump_camel")
@@ -57,3 +57,35 @@ def lr_explorer(landscape="quadratic", lr=0.1, steps=100):
     out = w.interactive_output(draw, controls)
     return w.VBox([w.HBox([controls["landscape"], controls["steps"]]),
                    w.HBox([controls["log_lr"], controls["x1"], controls["x2"]]), out])
+
+
+def schedule_explorer(schedule="cosine", peak=0.5, period_epochs=2, epochs=10):
+    """Pick a schedule, its peak rate and period; see the rate and the digits MLP's loss.
+
+    Each change trains the 64-16-10 network on the digits for ``epochs`` epochs (well
+    under a second).
+    """
+    v.choice("schedule", schedule, tuple(explorables.SCHEDULE_CHOICES))
+    peak = v.real("peak", peak, low=1e-3, high=10.0)
+    period_epochs = v.integer("period_epochs", period_epochs, low=1, high=epochs)
+    epochs = v.integer("epochs", epochs, low=2, high=50)
+    w = _ipywidgets()
+    controls = {
+        "name": w.Dropdown(options=tuple(explorables.SCHEDULE_CHOICES), value=schedule,
+                           description="schedule"),
+        "log_peak": w.FloatSlider(value=float(np.log10(peak)), min=-3.0, max=1.0, step=0.1,
+                                  description="log10 peak"),
+        "period": w.IntSlider(value=period_epochs, min=1, max=epochs,
+                              description="period (ep.)"),
+    }
+
+    def draw(name, log_peak, period):
+        lr, hist = explorables.digits_run(name, 10.0**log_peak, period, epochs)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+        plotting.schedule_panels(axes, lr, hist.train_loss, label=name)
+        fig.suptitle(f"{name}: test accuracy {hist.test_accuracy[-1]:.3f}")
+        fig.tight_layout()
+        plt.show()
+
+    out = w.interactive_output(draw, controls)
+    return w.VBox([w.HBox(list(controls.values())), out])

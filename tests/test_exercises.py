@@ -137,7 +137,7 @@ def test_numerical_gradient_accepts_the_central_difference(capsys):
 
 # --- the framework -------------------------------------------------------------------
 
-@pytest.mark.parametrize("checker", [E.check_gd_step, E.check_max_stable_lr,
+@pytest.mark.parametrize("checker", [E.check_gd_step, E.check_max_stable_lr, E.check_sgdr,
                                      E.check_numerical_gradient])
 def test_a_stub_is_not_attempted_yet_and_nothing_raises(checker, capsys):
     ok, out = check(checker, stub, capsys)
@@ -149,3 +149,89 @@ def test_a_stub_is_not_attempted_yet_and_nothing_raises(checker, capsys):
 def test_a_wrong_answer_that_matches_no_known_mistake_gets_no_misleading_hint(capsys):
     ok, out = check(E.check_gd_step, lambda w, g, lr: w * 0 + 7.0, capsys)
     assert ok is False and "Hint" not in out and "expected" in out
+
+
+# --- chapter 2: schedules ------------------------------------------------------------
+
+def step_decay_right(lr0, s, gamma, k):
+    return lr0 * gamma ** (k // s)
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda lr0, s, g, k: lr0 * g ** ((k + 1) // s), "off by one"),
+    (lambda lr0, s, g, k: lr0 * g ** (k / s), "stays flat between drops"),
+    (lambda lr0, s, g, k: lr0 * g ** int(np.ceil(k / s)), "rounding up"),
+    (lambda lr0, s, g, k: lr0 * g ** (k % s), "restarts every period"),
+    (lambda lr0, s, g, k: lr0 * (1 - g) ** (k // s), "not the fraction removed"),
+])
+def test_step_decay_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_step_decay, answer, capsys)
+    assert ok is False and hint in out
+
+
+def sgdr_right(k, lr0, T_0, T_mult, eta_min):
+    t, T = k, T_0
+    while t >= T:
+        t -= T
+        T *= T_mult
+    return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t / T)) / 2
+
+
+def sgdr_no_growth(k, lr0, T_0, T_mult, eta_min):
+    return sgdr_right(k, lr0, T_0, 1, eta_min)
+
+
+def sgdr_late(k, lr0, T_0, T_mult, eta_min):
+    t, T = k, T_0
+    while t > T:
+        t -= T + 1
+        T *= T_mult
+    return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t / T)) / 2
+
+
+def sgdr_no_half(k, lr0, T_0, T_mult, eta_min):
+    return 2 * sgdr_right(k, lr0, T_0, T_mult, eta_min) - eta_min
+
+
+def sgdr_no_eta_min(k, lr0, T_0, T_mult, eta_min):
+    return sgdr_right(k, lr0, T_0, T_mult, 0.0)
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (sgdr_no_growth, "the cycles must grow"),
+    (sgdr_late, "restart as soon as T_cur reaches T_i"),
+    (sgdr_no_half, "halve it"),
+    (sgdr_no_eta_min, "anneal towards eta_min"),
+])
+def test_sgdr_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_sgdr, answer, capsys)
+    assert ok is False and hint in out
+
+
+def warmup_cosine_right(k, peak, W, T, frac):
+    if k < W:
+        return peak * k / W
+    c = min(k - W, T - W) / (T - W)
+    return frac * peak + (1 - frac) * peak * (1 + np.cos(np.pi * c)) / 2
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda k, p, W, T, f: p * k / W if k < W else
+     f * p + (1 - f) * p * (1 + np.cos(np.pi * min(k, T) / T)) / 2, "total - warmup steps"),
+    (lambda k, p, W, T, f: warmup_cosine_right(k, p, W, T, 0.0), "not to zero"),
+    (lambda k, p, W, T, f: p * (k + 1) / W if k < W else warmup_cosine_right(k, p, W, T, f),
+     "ramp starts at 0"),
+])
+def test_warmup_cosine_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_warmup_cosine, answer, capsys)
+    assert ok is False and hint in out
+
+
+@pytest.mark.parametrize("checker, answer", [
+    (E.check_step_decay, step_decay_right), (E.check_sgdr, sgdr_right),
+    (E.check_warmup_cosine, warmup_cosine_right)])
+def test_chapter2_checkers_accept_right_answers_and_report_stubs(checker, answer, capsys):
+    ok, out = check(checker, answer, capsys)
+    assert ok and "pass" in out
+    ok, out = check(checker, stub, capsys)
+    assert ok is False and "not attempted yet" in out

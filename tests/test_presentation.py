@@ -76,3 +76,27 @@ def test_widget_builds_and_redraws():
         ol.widgets.lr_explorer(lr=0.0)
     with pytest.raises(ValueError, match="steps must be an integer in"):
         ol.widgets.lr_explorer(steps=1)
+
+
+def test_schedule_gallery_shows_every_schedule_within_budget():
+    e = ol.explorables.schedule_gallery(epochs=3)
+    assert e.n_frames == len(ol.explorables.SCHEDULE_CHOICES)
+    assert e.nbytes < ol.explorables.BUDGET_BYTES
+
+
+def test_digits_run_uses_the_schedule_it_names():
+    lr, hist = ol.explorables.digits_run("step decay", peak=0.5, period_epochs=1, epochs=3)
+    per_epoch = len(lr) // 3
+    np.testing.assert_allclose(lr, ol.schedules.step_decay(0.5, per_epoch, 0.3)(np.arange(len(lr))))
+    assert hist.train_loss[-1] < hist.train_loss[0]
+    with pytest.raises(ValueError, match="schedule_name must be one of"):
+        ol.explorables.digits_run("linear", 0.5, 1)
+
+
+def test_schedule_widget_builds_and_redraws():
+    pytest.importorskip("ipywidgets")
+    box = ol.widgets.schedule_explorer(schedule="one-cycle", epochs=3)
+    dropdown = box.children[0].children[0]
+    dropdown.value = "cosine restarts"
+    with pytest.raises(ValueError, match="peak must be in"):
+        ol.widgets.schedule_explorer(peak=0.0)
