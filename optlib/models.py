@@ -197,8 +197,9 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0):
         Xe, ye = Xc[order], y[order]
         for start in range(0, n, batch):
             k = state.step
-            step_loss[k] = model._kernel(params, Xe[start:start + batch],
-                                         ye[start:start + batch], grad)
+            step_loss[k] = model._kernel(opt.grad_point(params, state),
+                                         Xe[start:start + batch], ye[start:start + batch],
+                                         grad)
             state = opt.step(params, grad, state)
             if not np.isfinite(step_loss[k]) or not np.all(np.isfinite(params)):
                 diverged = True

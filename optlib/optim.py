@@ -115,6 +115,17 @@ class Optimizer:
         flat = [getattr(state, n).reshape(-1) for n in self.slot_names]
         return flat + [np.empty(0, dtype=dtype)] * (3 - len(flat))
 
+    def grad_point(self, params, state):
+        """Where the gradient for the next step must be taken: ``params`` itself for every
+        rule except Nesterov's look-ahead form (a new array ``params - momentum * v``)."""
+        if self.rule != _k.NESTEROV_LOOKAHEAD:
+            return params
+        params = v.float_array("params", params, finite=False)
+        out = np.empty_like(params)
+        _k.grad_point(self.rule, params.reshape(-1), state.velocity.reshape(-1), self.hyper,
+                      out.reshape(-1))
+        return out
+
     def step(self, params, grads, state):
         """One update. Overwrites ``params`` and the state's arrays; returns the new state."""
         params, grads = self._check_step(params, grads, state)
@@ -153,3 +164,93 @@ class GD(Optimizer):
     rule = _k.GD
     State = GDState
     name = "gd"
+
+
+def check_momentum(name, value):
+    return v.real(name, value, low=0.0, high=1.0, high_inclusive=False)
+
+
+class MomentumState(NamedTuple):
+    """Steps taken, and the velocity (momentum buffer), shaped like the parameters."""
+
+    step: int
+    velocity: np.ndarray
+
+
+class Momentum(Optimizer):
+    r"""SGD with momentum in the library form of torch, optax and this book's later chapters.
+
+    .. math::
+        g &\leftarrow g + \lambda w \quad(\text{weight decay}), \\
+        v &\leftarrow \mu v + (1 - \tau) g \quad(v \leftarrow g \text{ on the first step}), \\
+        w &\leftarrow w - \eta\,(g + \mu v) \text{ (Nesterov) or } w - \eta v.
+
+    The learning rate multiplies the whole velocity at every step. This equals
+    ``torch.optim.SGD(lr, momentum, dampening, weight_decay, nesterov, maximize)``
+    (tested to 1e-10) and, with dampening 0, ``optax.sgd(lr, momentum, nesterov)``.
+    :class:`HeavyBall` is the textbook form; the two agree while lr is constant.
+    """
+
+    State = MomentumState
+    rule = _k.MOMENTUM
+    name = "momentum"
+
+    def __init__(self, lr, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0,
+                 maximize=False):
+        super().__init__(lr)
+        self.momentum = check_momentum("momentum", momentum)
+        self.dampening = v.real("dampening", dampening, low=0.0, high=1.0)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
+            raise ValueError("nesterov=True needs momentum > 0 and dampening = 0, got "
+                             f"momentum={self.momentum}, dampening={self.dampening}")
+        self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
+        self.maximize = bool(maximize)
+        if self.nesterov:
+            self.name = "nesterov"
+        self.hyper = np.array([self.momentum, self.dampening, float(self.nesterov),
+                               self.weight_decay, float(self.maximize)])
+
+    def __repr__(self):
+        return (f"Momentum(lr={self.lr!r}, momentum={self.momentum}, dampening="
+                f"{self.dampening}, nesterov={self.nesterov}, weight_decay="
+                f"{self.weight_decay}, maximize={self.maximize})")
+
+
+class HeavyBall(Optimizer):
+    r"""Polyak's heavy ball in the textbook form of the course outline.
+
+    .. math:: v \leftarrow \gamma v + \eta\, g, \qquad w \leftarrow w - v .
+
+    Here each gradient is scaled by the learning rate in force when it arrived; in
+    :class:`Momentum` the current rate scales the whole velocity. With a constant rate
+    the iterates are identical (then ``v_textbook = lr * v_torch``); after a change of
+    rate they part.
+    """
+
+    State = MomentumState
+    rule = _k.HEAVY_BALL
+    name = "momentum"
+
+    def __init__(self, lr, momentum=0.9):
+        super().__init__(lr)
+        self.momentum = check_momentum("momentum", momentum)
+        self.hyper = np.array([self.momentum])
+
+    def __repr__(self):
+        return f"{type(self).__name__}(lr={self.lr!r}, momentum={self.momentum})"
+
+
+class NesterovLookahead(HeavyBall):
+    r"""Nesterov's accelerated gradient in the look-ahead form of the course outline.
+
+    .. math:: v \leftarrow \gamma v + \eta \nabla L(w - \gamma v), \qquad w \leftarrow w - v .
+
+    The gradient must be taken at the look-ahead point: call ``grad_point(params,
+    state)`` for it (``trajectory.run`` and ``models.fit`` do). Its look-ahead points
+    ``w - gamma v`` are exactly the iterates of ``Momentum(nesterov=True)`` under a
+    constant learning rate (chapter 3 shows it).
+    """
+
+    rule = _k.NESTEROV_LOOKAHEAD
+    name = "nesterov"

@@ -91,7 +91,7 @@ def _python_loop(opt, fn, x, state, steps, xs, fs, gnorms):
     xs[0] = x
     fs[0] = fn.value(x.copy())
     for k in range(steps):
-        g = np.asarray(fn.grad(x.copy()), dtype=x.dtype)
+        g = np.asarray(fn.grad(np.array(opt.grad_point(x, state))), dtype=x.dtype)
         gnorms[k] = np.linalg.norm(g)
         state = opt.step(x, g, state)
         xs[k + 1] = x

@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 
 from .functions import grad, value
-from .optim import apply_rule
+from .optim import apply_rule, grad_point
 
 
 @njit(cache=True)
@@ -18,10 +18,12 @@ def run(fid, prm, rule, hyper, x, s0, s1, s2, lrs, step0, xs, fs, gnorms):
     as soon as the value or an iterate stops being finite.
     """
     g = np.empty_like(x)
+    at = np.empty_like(x)  # where the gradient is taken (Nesterov looks ahead)
     xs[0, :] = x
     fs[0] = value(fid, prm, x)
     for k in range(lrs.size):
-        grad(fid, prm, x, g)
+        grad_point(rule, x, s0, hyper, at)
+        grad(fid, prm, at, g)
         sq = 0.0
         for i in range(g.size):
             sq += g[i] * g[i]
