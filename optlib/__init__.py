@@ -28,6 +28,7 @@ _SUBMODULES = (
     "functions",
     "optim",
     "schedules",
+    "theory",
     "trajectory",
     "models",
     "datasets",

@@ -119,3 +119,33 @@ def schedule_gallery(peak=0.5, period_epochs=2, epochs=10, dpi=60):
         fig.tight_layout()
 
     return _player(fig, draw, len(names))
+
+
+def momentum_grid(cond=50.0, lrs_times_L=(0.3, 1.0, 2.0), momenta=(0.0, 0.5, 0.8, 0.9, 0.95),
+                  steps=100, dpi=60):
+    """Heavy-ball runs on a rotated quadratic for every (momentum, lr) pair: one frame each,
+    ordered by momentum then learning rate, as the momentum widget draws them."""
+    from .functions import quadratic
+
+    fn = quadratic(cond=v.real("cond", cond, low=1.0), angle=0.5)
+    pairs = [(v.positive("lr", a) / fn.L, v.real("momentum", m, low=0.0, high=0.99))
+             for m in momenta for a in lrs_times_L]
+    if not 2 <= len(pairs) <= 40:
+        raise ValueError(f"the grid must hold 2 to 40 settings, got {len(pairs)}")
+    dpi = v.integer("dpi", dpi, low=30, high=150)
+    runs = [trajectory.run(optim.HeavyBall(lr, m), fn, steps=steps) for lr, m in pairs]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), dpi=dpi)
+    bar = []
+
+    def draw(i):
+        for ax in axes:
+            ax.clear()
+        lr, m = pairs[i]
+        im = plotting.momentum_panels(fn, runs[i], lr, m, axes)
+        if not bar:
+            bar.append(fig.colorbar(im, ax=axes[1]))
+        fig.suptitle(f"Heavy ball on a quadratic with kappa = {cond:g}: lr = {lr * fn.L:.2g}/L, "
+                     f"momentum = {m} ({i + 1} of {len(pairs)})")
+        fig.tight_layout()
+
+    return _player(fig, draw, len(pairs))

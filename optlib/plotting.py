@@ -167,6 +167,48 @@ def schedule_panels(axes, lr, loss, label=None, color=None):
         ax0.legend(loc="upper right", fontsize=8)
 
 
+def rate_map(ax, eigenvalues, lr=None, momentum=None, n=160):
+    """The heavy ball's contraction per step over (lr * L, momentum), for a quadratic with
+    the given eigenvalues; marks Polyak's optimum and, if given, the point (lr, momentum)."""
+    from . import theory
+
+    lam = np.asarray(eigenvalues, dtype=float)
+    L, mu = lam.max(), lam.min()
+    x = np.linspace(0.01, 4.2, n)                  # lr * L
+    g = np.linspace(0.0, 0.99, n)
+    X, G = np.meshgrid(x, g)
+    R = theory.heavy_ball_rate(X / L, G, lam)
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_bad("#DDDDDD")                        # unstable settings: grey
+    im = ax.pcolormesh(x, g, np.ma.masked_where(R >= 1.0, R), cmap=cmap, vmin=0.5,
+                       vmax=1.0, shading="auto")
+    ax.contour(x, g, R, levels=[1.0], colors=PALETTE["vermillion"], linewidths=1.5)
+    opt_lr, opt_m, _ = theory.heavy_ball_optimal(mu, L)
+    ax.plot(opt_lr * L, opt_m, "*", color=PALETTE["yellow"], ms=13, mec="black",
+            label="optimum")
+    if lr is not None:
+        ax.plot(lr * L, momentum, "o", color="white", mec="black", ms=8, label="this run")
+    ax.set_xlabel("learning rate $\\times L$")
+    ax.set_ylabel("momentum $\\gamma$")
+    ax.legend(loc="lower left", fontsize=8)
+    return im
+
+
+def momentum_panels(fn, traj, lr, momentum, axes):
+    """Path on the contour map (``axes[0]``) and the rate map (``axes[1]``): drawn by the
+    momentum widget and by its kernel-free explorable."""
+    contour(fn, axes[0])
+    path(axes[0], traj.x, label=f"lr={lr:.3g}, $\\gamma$={momentum:.2f}",
+         color=COLORS["momentum"])
+    axes[0].legend(loc="upper right", fontsize=8)
+    im = rate_map(axes[1], fn.eigenvalues, lr, momentum)
+    gap = traj.loss[traj.steps_taken] - fn.min_value
+    axes[0].set_title("diverged" if traj.diverged else
+                      f"{traj.steps_taken} steps: $f - f^*$ = {gap:.1e}")
+    axes[1].set_title("contraction per step (grey: diverges)")
+    return im
+
+
 def flow_diagram(labels, ax=None, loop_label=None, colors=None, width=2.2):
     """A left-to-right chain of boxes joined by arrows, with an optional arrow looping back.
 

@@ -89,3 +89,31 @@ def schedule_explorer(schedule="cosine", peak=0.5, period_epochs=2, epochs=10):
 
     out = w.interactive_output(draw, controls)
     return w.VBox([w.HBox(list(controls.values())), out])
+
+
+def momentum_explorer(cond=50.0, lr_times_L=1.0, momentum=0.8, steps=100):
+    """Sliders for the learning rate (in units of 1/L) and the momentum; redraws the
+    heavy ball's path on a rotated quadratic and its place on the rate map."""
+    cond = v.real("cond", cond, low=1.0, high=1e4)
+    lr_times_L = v.real("lr_times_L", lr_times_L, low=0.01, high=4.2)
+    momentum = v.real("momentum", momentum, low=0.0, high=0.99)
+    steps = v.integer("steps", steps, low=10, high=5000)
+    w = _ipywidgets()
+    fn = functions.quadratic(cond=cond, angle=0.5)
+    controls = {
+        "a": w.FloatSlider(value=lr_times_L, min=0.01, max=4.2, step=0.01,
+                           description="lr x L"),
+        "m": w.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01,
+                           description="momentum"),
+    }
+
+    def draw(a, m):
+        traj = trajectory.run(optim.HeavyBall(a / fn.L, m), fn, steps=steps)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+        im = plotting.momentum_panels(fn, traj, a / fn.L, m, axes)
+        fig.colorbar(im, ax=axes[1])
+        fig.tight_layout()
+        plt.show()
+
+    out = w.interactive_output(draw, controls)
+    return w.VBox([w.HBox(list(controls.values())), out])

@@ -1,0 +1,56 @@
+"""Closed-form convergence rates on quadratics, for checking experiments against theory.
+
+On f(w) = 1/2 (w - w*)^T A (w - w*) every eigen-direction of A evolves on its own.
+Gradient descent multiplies the error along an eigenvalue lam by (1 - lr*lam) per step.
+The heavy ball (momentum) iterates the 2x2 matrix
+
+    [[1 + gamma - lr*lam, -gamma],
+     [1,                    0   ]]
+
+on (e_k, e_{k-1}); its spectral radius is the per-step rate along that direction.
+"""
+
+import numpy as np
+
+from . import _validate as v
+
+
+def _eigs(eigenvalues):
+    lam = v.float_array("eigenvalues", np.atleast_1d(np.asarray(eigenvalues, dtype=float)),
+                        copy=True)
+    if np.any(lam <= 0):
+        raise ValueError(f"eigenvalues must be > 0, got {lam}")
+    return lam
+
+
+def gd_rate(lr, eigenvalues):
+    """max_i |1 - lr * lam_i|: gradient descent's contraction per step (< 1: converges)."""
+    lr = np.asarray(lr, dtype=float)
+    lam = _eigs(eigenvalues)
+    return np.max(np.abs(1.0 - lr[..., None] * lam), axis=-1)
+
+
+def heavy_ball_rate(lr, momentum, eigenvalues):
+    """The heavy ball's contraction per step: the largest spectral radius, over the
+    eigenvalues, of its 2x2 iteration matrix. ``lr`` and ``momentum`` broadcast."""
+    lr, gamma = np.broadcast_arrays(np.asarray(lr, dtype=float),
+                                    np.asarray(momentum, dtype=float))
+    if np.any(gamma < 0) or np.any(gamma >= 1):
+        raise ValueError("momentum must be in [0, 1)")
+    lam = _eigs(eigenvalues)
+    b = 1.0 + gamma[..., None] - lr[..., None] * lam   # roots of z^2 - b z + gamma = 0
+    disc = b * b - 4.0 * gamma[..., None]
+    sq = np.sqrt(np.abs(disc))
+    radius = np.where(disc >= 0, (np.abs(b) + sq) / 2.0, np.sqrt(gamma[..., None]))
+    return radius.max(axis=-1)
+
+
+def heavy_ball_optimal(mu, L):
+    """Polyak's optimal (lr, momentum, rate) for eigenvalues in [mu, L]:
+    lr = 4/(sqrt L + sqrt mu)^2, momentum = rate^2, rate = (sqrt k - 1)/(sqrt k + 1)."""
+    mu = v.positive("mu", mu)
+    L = v.positive("L", L)
+    if mu > L:
+        raise ValueError(f"mu must be <= L, got mu={mu} > L={L}")
+    rate = (np.sqrt(L) - np.sqrt(mu)) / (np.sqrt(L) + np.sqrt(mu))
+    return 4.0 / (np.sqrt(L) + np.sqrt(mu)) ** 2, rate**2, rate
