@@ -327,3 +327,84 @@ def check_warmup_cosine(warmup_cosine_lr):
     ]
     return run_checker("warmup_cosine_lr", warmup_cosine_lr, reference, cases, mistakes,
                        rtol=1e-10, atol=1e-15)
+
+
+# --- Chapter 3 -------------------------------------------------------------------
+
+def _momentum_cases(seed):
+    rng = np.random.default_rng(seed)
+    cases = [(np.array([1.0, -1.0]), np.zeros(2), np.array([0.5, 2.0]), 0.1, 0.9),
+             (np.array([2.0]), np.array([0.3]), np.array([-1.0]), 0.05, 0.5)]
+    for dim in (3, 6):
+        cases.append((rng.normal(size=dim), rng.normal(size=dim), rng.normal(size=dim),
+                      float(rng.uniform(0.01, 0.5)), float(rng.uniform(0.1, 0.99))))
+    return cases
+
+
+def check_momentum_step(momentum_step):
+    """Exercise: ``momentum_step(w, v, grad, lr, momentum) -> (w_new, v_new)``, torch form."""
+    def reference(w, v, g, lr, mu):
+        v = mu * v + g
+        return w - lr * v, v
+
+    mistakes = [
+        (lambda w, v, g, lr, mu: (w - (mu * v + lr * g), mu * v + lr * g),
+         "that is the textbook form, with lr inside the velocity. In the library form the "
+         "velocity accumulates raw gradients, v = momentum * v + grad, and the step is "
+         "lr * v."),
+        (lambda w, v, g, lr, mu: (w - lr * (mu * v + g), v),
+         "return the updated velocity too: it is the state the next step needs."),
+        (lambda w, v, g, lr, mu: (w + lr * (mu * v + g), mu * v + g),
+         "the step goes against the velocity: w - lr * v."),
+        (lambda w, v, g, lr, mu: (w - lr * (mu * v + (1 - mu) * g), mu * v + (1 - mu) * g),
+         "(1 - momentum) * grad is an exponential moving average (dampening = momentum); "
+         "torch's default adds the raw gradient."),
+        (lambda w, v, g, lr, mu: (w - lr * g - mu * v, mu * v + g),
+         "update the velocity first, then step by lr times the *new* velocity."),
+    ]
+    return run_checker("momentum_step", momentum_step, reference, _momentum_cases(4),
+                       mistakes)
+
+
+def check_heavy_ball_step(heavy_ball_step):
+    """Exercise: ``heavy_ball_step(w, v, grad, lr, gamma) -> (w_new, v_new)``, textbook form."""
+    def reference(w, v, g, lr, gamma):
+        v = gamma * v + lr * g
+        return w - v, v
+
+    mistakes = [
+        (lambda w, v, g, lr, gm: (w - lr * (gm * v + g), gm * v + g),
+         "that is the library (torch) form. In the textbook form the learning rate is "
+         "inside the velocity, v = gamma * v + lr * grad, and the step is w - v."),
+        (lambda w, v, g, lr, gm: (w - (gm * v + lr * g), v),
+         "return the updated velocity too: it is the state the next step needs."),
+        (lambda w, v, g, lr, gm: (w + gm * v + lr * g, gm * v + lr * g),
+         "the step goes against the velocity: w - v."),
+        (lambda w, v, g, lr, gm: (w - gm * v - lr * g * gm, gm * v + lr * g * gm),
+         "gamma multiplies the old velocity only, not the new gradient."),
+    ]
+    return run_checker("heavy_ball_step", heavy_ball_step, reference, _momentum_cases(5),
+                       mistakes)
+
+
+def check_optimal_momentum(optimal_momentum):
+    """Exercise: Polyak's optimal momentum for a quadratic with condition number kappa."""
+    def reference(kappa):
+        return ((np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)) ** 2
+
+    cases = [(k,) for k in (1.0, 4.0, 10.0, 100.0, 1e4, 37.5)]
+    mistakes = [
+        (lambda k: (np.sqrt(k) - 1) / (np.sqrt(k) + 1),
+         "(sqrt(kappa) - 1)/(sqrt(kappa) + 1) is the convergence *rate*; the momentum is "
+         "its square (the iteration's complex eigenvalues have modulus sqrt(gamma))."),
+        (lambda k: (k - 1) / (k + 1),
+         "(kappa - 1)/(kappa + 1) is gradient descent's rate; momentum works with "
+         "sqrt(kappa)."),
+        (lambda k: 1 - 1 / np.sqrt(k),
+         "1 - 1/sqrt(kappa) is a rule of thumb for Nesterov's method, not Polyak's "
+         "optimum for the heavy ball."),
+        (lambda k: ((k - 1) / (k + 1)) ** 2,
+         "use the square root of kappa: ((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^2."),
+    ]
+    return run_checker("optimal_momentum", optimal_momentum, reference, cases, mistakes,
+                       rtol=1e-10)

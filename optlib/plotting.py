@@ -178,8 +178,7 @@ def rate_map(ax, eigenvalues, lr=None, momentum=None, n=160):
     g = np.linspace(0.0, 0.99, n)
     X, G = np.meshgrid(x, g)
     R = theory.heavy_ball_rate(X / L, G, lam)
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("#DDDDDD")                        # unstable settings: grey
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#DDDDDD")  # unstable: grey
     im = ax.pcolormesh(x, g, np.ma.masked_where(R >= 1.0, R), cmap=cmap, vmin=0.5,
                        vmax=1.0, shading="auto")
     ax.contour(x, g, R, levels=[1.0], colors=PALETTE["vermillion"], linewidths=1.5)

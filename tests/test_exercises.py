@@ -235,3 +235,61 @@ def test_chapter2_checkers_accept_right_answers_and_report_stubs(checker, answer
     assert ok and "pass" in out
     ok, out = check(checker, stub, capsys)
     assert ok is False and "not attempted yet" in out
+
+
+# --- chapter 3: momentum ---------------------------------------------------------------
+
+def momentum_right(w, v, g, lr, mu):
+    v = mu * v + g
+    return w - lr * v, v
+
+
+def heavy_ball_right(w, v, g, lr, gamma):
+    v = gamma * v + lr * g
+    return w - v, v
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda w, v, g, lr, mu: heavy_ball_right(w, v, g, lr, mu), "textbook form"),
+    (lambda w, v, g, lr, mu: (momentum_right(w, v, g, lr, mu)[0], v), "updated velocity"),
+    (lambda w, v, g, lr, mu: (2 * w - momentum_right(w, v, g, lr, mu)[0], mu * v + g),
+     "against the velocity"),
+    (lambda w, v, g, lr, mu: momentum_right(w, v, (1 - mu) * g, lr, mu), "moving average"),
+    (lambda w, v, g, lr, mu: (w - lr * g - mu * v, mu * v + g), "*new* velocity"),
+])
+def test_momentum_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_momentum_step, answer, capsys)
+    assert ok is False and hint in out
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda w, v, g, lr, gm: momentum_right(w, v, g, lr, gm), "library (torch) form"),
+    (lambda w, v, g, lr, gm: (heavy_ball_right(w, v, g, lr, gm)[0], v), "updated velocity"),
+    (lambda w, v, g, lr, gm: (2 * w - heavy_ball_right(w, v, g, lr, gm)[0],
+                              gm * v + lr * g), "against the velocity"),
+    (lambda w, v, g, lr, gm: heavy_ball_right(w, v, gm * g, lr, gm), "old velocity only"),
+])
+def test_heavy_ball_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_heavy_ball_step, answer, capsys)
+    assert ok is False and hint in out
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda k: (np.sqrt(k) - 1) / (np.sqrt(k) + 1), "convergence *rate*"),
+    (lambda k: (k - 1) / (k + 1), "gradient descent's rate"),
+    (lambda k: 1 - 1 / np.sqrt(k), "rule of thumb"),
+    (lambda k: ((k - 1) / (k + 1)) ** 2, "square root of kappa"),
+])
+def test_optimal_momentum_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_optimal_momentum, answer, capsys)
+    assert ok is False and hint in out
+
+
+@pytest.mark.parametrize("checker, answer", [
+    (E.check_momentum_step, momentum_right), (E.check_heavy_ball_step, heavy_ball_right),
+    (E.check_optimal_momentum, lambda k: ((np.sqrt(k) - 1) / (np.sqrt(k) + 1)) ** 2)])
+def test_chapter3_checkers_accept_right_answers_and_report_stubs(checker, answer, capsys):
+    ok, out = check(checker, answer, capsys)
+    assert ok and "pass" in out
+    ok, out = check(checker, stub, capsys)
+    assert ok is False and "not attempted yet" in out

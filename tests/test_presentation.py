@@ -100,3 +100,28 @@ def test_schedule_widget_builds_and_redraws():
     dropdown.value = "cosine restarts"
     with pytest.raises(ValueError, match="peak must be in"):
         ol.widgets.schedule_explorer(peak=0.0)
+
+
+def test_momentum_grid_orders_frames_by_momentum_then_rate_within_budget():
+    e = ol.explorables.momentum_grid(lrs_times_L=(0.5, 1.5), momenta=(0.0, 0.9), steps=30)
+    assert e.n_frames == 4
+    assert e.nbytes < ol.explorables.BUDGET_BYTES
+    with pytest.raises(ValueError, match="momentum must be in"):
+        ol.explorables.momentum_grid(momenta=(1.0,))
+
+
+def test_rate_map_marks_the_optimum_where_theory_puts_it():
+    fig, ax = plt.subplots()
+    ol.plotting.rate_map(ax, [0.02, 1.0], lr=0.5, momentum=0.3)
+    star = [ln for ln in ax.get_lines() if ln.get_label() == "optimum"][0]
+    lr, m, _ = ol.theory.heavy_ball_optimal(0.02, 1.0)
+    assert star.get_xdata()[0] == pytest.approx(lr * 1.0)
+    assert star.get_ydata()[0] == pytest.approx(m)
+
+
+def test_momentum_widget_builds_and_redraws():
+    pytest.importorskip("ipywidgets")
+    box = ol.widgets.momentum_explorer(steps=20)
+    box.children[0].children[1].value = 0.5
+    with pytest.raises(ValueError, match="momentum must be in"):
+        ol.widgets.momentum_explorer(momentum=1.5)
