@@ -41,15 +41,20 @@ class Schedule:
 
     def __call__(self, step):
         steps, scalar = _steps(step)
-        if self.last_step is not None and steps.size and steps.max() > self.last_step:
-            raise ValueError(f"step must be <= {self.last_step} for {self!r} (the run's "
-                             f"length), got {steps.max()}")
         out = np.empty(steps.shape)
         self._fill(steps.reshape(-1), out.reshape(-1))
         return float(out) if scalar else out
 
     def _fill(self, steps, out):
+        """Evaluate at validated int64 ``steps`` into ``out`` (also used by composites)."""
+        if self.last_step is not None and steps.size and steps.max() > self.last_step:
+            raise ValueError(f"step must be <= {self.last_step} for {self!r} (the run's "
+                             f"length), got {steps.max()}")
         _k.values(self.sid, self.prm, steps, out)
+
+
+#: The largest step a schedule accepts (steps stay exact in float64 below it).
+MAX_STEP = 2**53
 
 
 def _steps(step):
@@ -59,6 +64,8 @@ def _steps(step):
         raise TypeError(f"step must be an integer or an integer array, got {step!r}")
     if arr.size and arr.min() < 0:
         raise ValueError(f"step must be >= 0 (steps count from 0), got {arr.min()}")
+    if arr.size and arr.max() > MAX_STEP:
+        raise ValueError(f"step must be <= 2**53 = {MAX_STEP}, got {arr.max()}")
     return arr.astype(np.int64), arr.ndim == 0
 
 
@@ -216,7 +223,10 @@ def one_cycle(max_lr, total_steps, pct_start=0.3, anneal="cos", div_factor=25.0,
     ``pct_start*total_steps - 1``, then anneals to max_lr/(div_factor*final_div_factor)
     at step ``total_steps - 1``. ``three_phase`` returns to the initial rate at
     ``2*pct_start*total_steps - 2`` before the final descent. Valid steps are
-    0 ... total_steps; torch raises beyond that, and so does this schedule.
+    0 ... total_steps; torch raises beyond that, and so does this schedule. Step
+    ``total_steps`` itself (which torch allows) extrapolates past the final rate: with
+    ``anneal="linear"`` it is negative, and an optimizer refuses it, so run
+    ``total_steps`` steps (0 ... total_steps - 1).
     """
     max_lr = _rate("max_lr", max_lr)
     total_steps = v.integer("total_steps", total_steps, low=2)

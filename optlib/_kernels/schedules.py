@@ -44,6 +44,8 @@ def value(sid, prm, k):
     if sid == COSINE_RESTARTS:  # lr0, T_0, T_mult, eta_min
         t_cur = k
         t_i = int(prm[1])
+        if prm[2] == 1.0:
+            t_cur = k % t_i
         while t_cur >= t_i:  # torch's integer step(): restart when T_cur reaches T_i
             t_cur -= t_i
             t_i *= int(prm[2])

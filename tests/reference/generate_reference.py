@@ -1,16 +1,23 @@
-"""Regenerate the stored peer values the tests compare with (needs torch).
+"""Regenerate the stored peer values the tests compare with (needs torch and Keras 3).
 
-    pip install torch==2.13.0
-    python tests/reference/generate_reference.py
+    pip install torch==2.13.0 keras
+    KERAS_BACKEND=torch python tests/reference/generate_reference.py
 
 Writes ``sgd_torch.npz``: for each run r, ``r/lr``, ``r/params0``, ``r/grads`` (the
 gradient fed at each step) and ``r/params`` (torch's parameters after each step).
+
+Writes ``schedules_torch.npz`` (see :func:`schedule_runs`): learning-rate sequences of
+the real torch schedulers and Keras schedules, with the parameters that built them.
 """
 
+import json
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim import lr_scheduler
 
 HERE = Path(__file__).parent
 
@@ -33,6 +40,217 @@ def sgd_runs():
     np.savez_compressed(HERE / "sgd_torch.npz", **out)
 
 
+# The schedule cases: (peer, lr0, kwargs, steps). kwargs are the peer's own arguments;
+# tests/test_schedules.py maps each peer onto the optlib schedule. One source of truth:
+# the cases are stored in the npz as JSON, the test reads them from there.
+SCHEDULE_CASES = [
+    ("torch.StepLR", 0.1, dict(step_size=30, gamma=0.1), 1000),
+    ("torch.StepLR", 0.5, dict(step_size=7, gamma=0.5), 1000),
+    ("torch.StepLR", 1.0, dict(step_size=3, gamma=0.9), 1000),
+    ("torch.MultiStepLR", 0.1, dict(milestones=[30, 80], gamma=0.1), 1000),
+    ("torch.MultiStepLR", 0.05, dict(milestones=[10, 10, 500], gamma=0.5), 1000),  # repeated
+    ("torch.MultiStepLR", 1.0, dict(milestones=[1, 2, 3, 999], gamma=0.9), 1000),
+    ("torch.ExponentialLR", 0.1, dict(gamma=0.99), 1000),
+    ("torch.ExponentialLR", 1.0, dict(gamma=0.999), 1000),
+    ("torch.ExponentialLR", 0.3, dict(gamma=0.95), 1000),
+    ("torch.CosineAnnealingLR", 0.1, dict(T_max=300, eta_min=0.0), 1200),
+    ("torch.CosineAnnealingLR", 0.05, dict(T_max=250, eta_min=1e-3), 1200),
+    ("torch.CosineAnnealingLR", 1.0, dict(T_max=997, eta_min=0.01), 1200),
+    # many periods: the recursive form's drift from the closed form passes 1e-12
+    ("torch.CosineAnnealingLR", 0.1, dict(T_max=7, eta_min=0.0), 6000),
+    ("torch.CosineAnnealingWarmRestarts", 0.1, dict(T_0=50, T_mult=1, eta_min=0.0), 1000),
+    ("torch.CosineAnnealingWarmRestarts", 0.1, dict(T_0=10, T_mult=2, eta_min=1e-4), 1300),
+    ("torch.CosineAnnealingWarmRestarts", 0.5, dict(T_0=7, T_mult=3, eta_min=0.0), 1200),
+    ("torch.CyclicLR", None, dict(base_lr=0.001, max_lr=0.1, step_size_up=100,
+                                  mode="triangular"), 1000),
+    ("torch.CyclicLR", None, dict(base_lr=0.01, max_lr=0.05, step_size_up=30,
+                                  step_size_down=70, mode="triangular"), 1000),
+    ("torch.CyclicLR", None, dict(base_lr=0.001, max_lr=0.01, step_size_up=50,
+                                  mode="triangular2"), 1000),
+    ("torch.CyclicLR", None, dict(base_lr=0.002, max_lr=0.02, step_size_up=20,
+                                  step_size_down=80, mode="triangular2"), 1000),
+    ("torch.CyclicLR", None, dict(base_lr=0.001, max_lr=0.1, step_size_up=60,
+                                  mode="exp_range", gamma=0.999), 1000),
+    ("torch.CyclicLR", None, dict(base_lr=0.01, max_lr=0.3, step_size_up=25,
+                                  step_size_down=40, mode="exp_range", gamma=0.9995), 1000),
+    ("torch.PolynomialLR", 0.1, dict(total_iters=800, power=1.0), 1000),
+    ("torch.PolynomialLR", 0.5, dict(total_iters=600, power=2.0), 1000),
+    ("torch.PolynomialLR", 1.0, dict(total_iters=990, power=0.9), 1000),
+    ("torch.LinearLR", 0.1, dict(start_factor=1 / 3, end_factor=1.0, total_iters=5), 1000),
+    ("torch.LinearLR", 0.05, dict(start_factor=0.01, end_factor=1.0, total_iters=500), 1000),
+    ("torch.LinearLR", 1.0, dict(start_factor=1.0, end_factor=0.1, total_iters=700), 1000),
+    ("torch.OneCycleLR", None, dict(max_lr=0.1, total_steps=1000, pct_start=0.3,
+                                    anneal_strategy="cos", three_phase=False,
+                                    div_factor=25.0, final_div_factor=1e4), 1001),
+    ("torch.OneCycleLR", None, dict(max_lr=0.5, total_steps=1003, pct_start=0.25,
+                                    anneal_strategy="linear", three_phase=False,
+                                    div_factor=10.0, final_div_factor=100.0), 1004),
+    ("torch.OneCycleLR", None, dict(max_lr=0.1, total_steps=1000, pct_start=0.3,
+                                    anneal_strategy="cos", three_phase=True,
+                                    div_factor=25.0, final_div_factor=1e4), 1001),
+    ("torch.OneCycleLR", None, dict(max_lr=1.0, total_steps=1201, pct_start=0.4,
+                                    anneal_strategy="linear", three_phase=True,
+                                    div_factor=20.0, final_div_factor=1e3), 1202),
+    # SequentialLR([LinearLR(start_factor, 1, W), CosineAnnealingLR(T_max, eta_min)], [W])
+    ("torch.SequentialLR", 0.1, dict(warmup_steps=100, start_factor=0.01, T_max=900,
+                                     eta_min=0.0), 1200),
+    ("torch.SequentialLR", 0.5, dict(warmup_steps=37, start_factor=0.1, T_max=500,
+                                     eta_min=1e-3), 1200),
+    # ReduceLROnPlateau: lr after each step(metric) on the stored metric sequence
+    ("torch.ReduceLROnPlateau", 0.1, dict(metric="loss"), 1000),
+    ("torch.ReduceLROnPlateau", 0.1, dict(metric="loss", threshold_mode="abs", threshold=1e-3,
+                                          patience=5, cooldown=3, factor=0.5, min_lr=1e-3),
+     1000),
+    ("torch.ReduceLROnPlateau", 0.1, dict(metric="accuracy", mode="max", threshold=1e-3,
+                                          patience=3, cooldown=10, factor=0.5), 1000),
+    ("torch.ReduceLROnPlateau", 0.1, dict(metric="accuracy", mode="max", threshold_mode="abs",
+                                          threshold=0.0, patience=0, factor=0.8,
+                                          min_lr=1e-2), 1000),
+    ("torch.ReduceLROnPlateau", 0.1, dict(metric="loss", patience=2, factor=0.5, eps=1e-3),
+     1000),
+    # Keras 3 schedules evaluated in float64 at integer steps 0 .. steps-1
+    ("keras.InverseTimeDecay", 0.1, dict(decay_steps=1, decay_rate=0.5, staircase=False), 1000),
+    ("keras.InverseTimeDecay", 0.1, dict(decay_steps=1, decay_rate=0.5, staircase=True), 1000),
+    ("keras.InverseTimeDecay", 0.1, dict(decay_steps=10, decay_rate=0.5, staircase=False), 1000),
+    ("keras.InverseTimeDecay", 0.2, dict(decay_steps=10, decay_rate=0.05, staircase=True), 1000),
+    ("keras.ExponentialDecay", 0.1, dict(decay_steps=1, decay_rate=0.99), 1000),
+    ("keras.ExponentialDecay", 1.0, dict(decay_steps=1, decay_rate=0.995), 1000),
+    ("keras.CosineDecay", 0.1, dict(decay_steps=800, alpha=0.0), 1000),
+    ("keras.CosineDecay", 0.5, dict(decay_steps=500, alpha=0.1), 1000),
+    ("keras.PiecewiseConstantDecay", None, dict(boundaries=[30, 80],
+                                                values=[0.1, 0.01, 0.001]), 1000),
+    # Keras' default float32, to pin what the default precision costs
+    ("keras32.InverseTimeDecay", 0.1, dict(decay_steps=1, decay_rate=0.5, staircase=False),
+     1000),
+]
+
+
+def plateau_metrics(n=1000, seed=11):
+    """A noisy, mostly decreasing loss with exact plateaus and spikes; accuracy mirrors it."""
+    r = np.random.default_rng(seed)
+    loss, level = [], 2.0
+    while len(loss) < n:
+        kind, length = r.choice(["down", "flat", "noisy", "spike"]), int(r.integers(3, 40))
+        for _ in range(length):
+            if kind == "down":
+                level *= 1.0 - r.uniform(0.0, 0.02)
+                loss.append(level)
+            elif kind == "flat":
+                loss.append(level)
+            elif kind == "noisy":
+                loss.append(level * (1.0 + r.normal(0.0, 2e-3)))
+            else:
+                loss.append(level * (1.0 + r.uniform(0.0, 0.3)))
+    loss = np.array(loss[:n])
+    return {"loss": loss, "accuracy": 1.0 - 0.4 * loss}
+
+
+def _sgd(lr):
+    p = torch.zeros(1, requires_grad=True)
+    return torch.optim.SGD([p], lr=1.0 if lr is None else lr, momentum=0.0)
+
+
+def _drive(opt, sched, steps, closed=False, last_step=None):
+    """lr used by 0-based steps 0 .. steps-1: read param_groups[0]['lr'] before each step().
+
+    ``closed`` also records torch's ``_get_closed_form_lr()`` at each step."""
+    lrs, closed_lrs = [], []
+    for k in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        if closed:
+            closed_lrs.append(sched._get_closed_form_lr()[0])
+        if k == last_step:
+            break
+        opt.step()  # no gradient: a no-op, but keeps torch's step-order check quiet
+        sched.step()
+    return np.array(lrs, dtype=np.float64), np.array(closed_lrs, dtype=np.float64)
+
+
+def _torch_case(peer, lr0, kw, steps, metrics):
+    name = peer.split(".")[1]
+    opt = _sgd(lr0)
+    if name == "ReduceLROnPlateau":
+        kw = {k: val for k, val in kw.items() if k != "metric"}
+        sched = lr_scheduler.ReduceLROnPlateau(opt, **kw)
+        out = []
+        for m in metrics[:steps]:
+            sched.step(float(m))
+            out.append(opt.param_groups[0]["lr"])
+        return {"lr": np.array(out)}
+    if name == "SequentialLR":
+        W = kw["warmup_steps"]
+        first = lr_scheduler.LinearLR(opt, kw["start_factor"], 1.0, W)
+        second = lr_scheduler.CosineAnnealingLR(opt, kw["T_max"], kw["eta_min"])
+        sched = lr_scheduler.SequentialLR(opt, [first, second], milestones=[W])
+        return {"lr": _drive(opt, sched, steps)[0]}
+    if name == "CyclicLR":
+        kw = dict(kw, cycle_momentum=False)
+    sched = getattr(lr_scheduler, name)(opt, **kw)
+    # the closed form beside the recursive one where they can differ (not piecewise constant)
+    closed = name in ("CosineAnnealingLR", "PolynomialLR", "LinearLR")
+    last = kw["total_steps"] if name == "OneCycleLR" else None
+    lrs, closed_lrs = _drive(opt, sched, steps, closed, last)
+    if name == "OneCycleLR":  # torch refuses a step beyond total_steps
+        assert len(lrs) == kw["total_steps"] + 1
+        opt.step()
+        try:
+            sched.step()
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("OneCycleLR accepted step total_steps + 1")
+    return {"lr": lrs, "closed": closed_lrs} if closed else {"lr": lrs}
+
+
+def _keras_case(peer, lr0, kw, steps):
+    import keras
+
+    family, name = peer.split(".")
+    keras.config.set_floatx("float32" if family == "keras32" else "float64")
+    try:
+        if name == "PiecewiseConstantDecay":
+            sched = keras.optimizers.schedules.PiecewiseConstantDecay(**kw)
+        else:
+            sched = getattr(keras.optimizers.schedules, name)(lr0, **kw)
+        lrs = np.array([float(sched(k)) for k in range(steps)], dtype=np.float64)
+    finally:
+        keras.config.set_floatx("float32")
+    return {"lr": lrs}
+
+
+def schedule_runs():
+    """Write ``schedules_torch.npz``.
+
+    Keys: ``cases`` (JSON list of {id, peer, lr0, kwargs, steps}), ``versions`` (JSON),
+    ``metrics/loss`` and ``metrics/accuracy`` (fed to ReduceLROnPlateau), and per case
+    ``<id>/lr`` (index k = lr of 0-based step k; for ReduceLROnPlateau the lr after the
+    k-th step(metric)) and, for torch schedulers with a closed form, ``<id>/closed``
+    (torch's ``_get_closed_form_lr()`` at each step, beside the recursive ``step()``).
+    """
+    os.environ.setdefault("KERAS_BACKEND", "torch")  # before Keras is first imported
+    import keras  # here, so that sgd_runs does not need Keras
+
+    metrics = plateau_metrics()
+    out = {f"metrics/{k}": val for k, val in metrics.items()}
+    cases, count = [], {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a deprecation warning would mean another code path
+        for peer, lr0, kw, steps in SCHEDULE_CASES:
+            n = count[peer] = count.get(peer, -1) + 1
+            cid = f"{peer.split('.')[1]}-{n}" if peer.startswith("torch") else f"{peer}-{n}"
+            if peer.startswith("torch"):
+                arrays = _torch_case(peer, lr0, kw, steps, metrics.get(kw.get("metric")))
+            else:
+                arrays = _keras_case(peer, lr0, kw, steps)
+            cases.append(dict(id=cid, peer=peer, lr0=lr0, kwargs=kw, steps=steps))
+            out.update({f"{cid}/{key}": val for key, val in arrays.items()})
+    out["cases"] = np.array(json.dumps(cases))
+    out["versions"] = np.array(json.dumps({"torch": torch.__version__,
+                                           "keras": keras.__version__}))
+    np.savez_compressed(HERE / "schedules_torch.npz", **out)
+
+
 if __name__ == "__main__":
     print("torch", torch.__version__)
     sgd_runs()
+    schedule_runs()
