@@ -121,8 +121,8 @@ def schedule_gallery(peak=0.5, period_epochs=2, epochs=10, dpi=60):
     return _player(fig, draw, len(names))
 
 
-def momentum_grid(cond=50.0, lrs_times_L=(0.3, 1.0, 2.0), momenta=(0.0, 0.5, 0.8, 0.9, 0.95),
-                  steps=100, dpi=60):
+def momentum_grid(cond=50.0, lrs_times_L=(0.3, 1.0, 2.5), momenta=(0.0, 0.6, 0.9),
+                  steps=100, dpi=55):
     """Heavy-ball runs on a rotated quadratic for every (momentum, lr) pair: one frame each,
     ordered by momentum then learning rate, as the momentum widget draws them."""
     from .functions import quadratic
