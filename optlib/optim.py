@@ -70,9 +70,16 @@ class Optimizer:
         return self.State._fields[1:]
 
     def init(self, params):
-        """A fresh state for ``params``: step 0 and zero-filled arrays like ``params``."""
+        """A fresh state for ``params``: step 0 and arrays like ``params`` (zeros unless
+        the rule says otherwise)."""
         params = v.float_array("params", params)
-        return self.State(0, *(np.zeros_like(params) for _ in self.slot_names))
+        return self.State(0, *(self._init_slot(n, params) for n in self.slot_names))
+
+    def _init_slot(self, name, params):
+        return np.zeros_like(params)
+
+    def _check_slot(self, name, arr, params):
+        v.same_layout(f"state.{name}", arr, "params", params)
 
     def lr_at(self, step):
         """The learning rate used by the step after ``step`` steps (0-based)."""
@@ -107,7 +114,7 @@ class Optimizer:
                             f"{type(self).__name__}.init() returned, got {type(state).__name__}")
         v.integer("state.step", state.step, low=0)
         for name in self.slot_names:
-            v.same_layout(f"state.{name}", getattr(state, name), "params", params)
+            self._check_slot(name, getattr(state, name), params)
         return params, grads
 
     def slots(self, state, dtype):
@@ -254,3 +261,188 @@ class NesterovLookahead(HeavyBall):
 
     rule = _k.NESTEROV_LOOKAHEAD
     name = "nesterov"
+
+
+def check_beta(name, value):
+    return v.real(name, value, low=0.0, high=1.0, high_inclusive=False)
+
+
+class AdagradState(NamedTuple):
+    step: int
+    sum: np.ndarray  #: running sum of squared gradients
+
+
+class Adagrad(Optimizer):
+    r"""AdaGrad (Duchi et al. 2011), as ``torch.optim.Adagrad``.
+
+    .. math:: s \leftarrow s + g^2, \qquad
+              w \leftarrow w - \frac{\eta_t}{\sqrt{s} + \epsilon}\, g, \qquad
+              \eta_t = \frac{\eta}{1 + k\,\text{lr\_decay}} .
+
+    The sum starts at ``initial_accumulator_value``. Weight decay is added to the
+    gradient (L2).
+    """
+
+    State = AdagradState
+    rule = _k.ADAGRAD
+    name = "adagrad"
+
+    def __init__(self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                 eps=1e-10, maximize=False):
+        super().__init__(lr)
+        self.lr_decay = v.real("lr_decay", lr_decay, low=0.0)
+        self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
+        self.initial_accumulator_value = v.real("initial_accumulator_value",
+                                                initial_accumulator_value, low=0.0)
+        self.eps = v.positive("eps", eps)
+        self.maximize = bool(maximize)
+        self.hyper = np.array([self.lr_decay, self.weight_decay, self.eps,
+                               float(self.maximize)])
+
+    def _init_slot(self, name, params):
+        return np.full_like(params, self.initial_accumulator_value)
+
+
+class RMSpropState(NamedTuple):
+    step: int
+    square_avg: np.ndarray  #: moving average of g^2
+    grad_avg: np.ndarray  #: moving average of g (used when centered)
+    momentum_buffer: np.ndarray  #: used when momentum > 0
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop, as ``torch.optim.RMSprop`` (no bias correction, buffers start at 0).
+
+    .. math:: s \leftarrow \alpha s + (1 - \alpha) g^2, \qquad
+              w \leftarrow w - \eta\, \frac{g}{\sqrt{s} + \epsilon} .
+
+    ``centered`` divides by the standard deviation ``sqrt(s - avg^2)`` instead;
+    ``momentum`` accumulates the scaled gradient first. ε sits outside the square root
+    (TensorFlow puts it inside).
+    """
+
+    State = RMSpropState
+    rule = _k.RMSPROP
+    name = "rmsprop"
+
+    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False, maximize=False):
+        super().__init__(lr)
+        self.alpha = check_beta("alpha", alpha)
+        self.eps = v.positive("eps", eps)
+        self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
+        self.momentum = check_momentum("momentum", momentum)
+        self.centered = bool(centered)
+        self.maximize = bool(maximize)
+        self.hyper = np.array([self.alpha, self.eps, self.weight_decay, self.momentum,
+                               float(self.centered), float(self.maximize)])
+
+
+class AdamState(NamedTuple):
+    step: int
+    exp_avg: np.ndarray  #: first moment m
+    exp_avg_sq: np.ndarray  #: second moment v
+    max_exp_avg_sq: np.ndarray  #: running max of v (AMSGrad)
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba 2015), as ``torch.optim.Adam``.
+
+    .. math::
+        m &\leftarrow \beta_1 m + (1 - \beta_1) g, \qquad
+        v \leftarrow \beta_2 v + (1 - \beta_2) g^2, \\
+        w &\leftarrow w - \frac{\eta}{1 - \beta_1^t}\,
+            \frac{m}{\sqrt{v}/\sqrt{1 - \beta_2^t} + \epsilon}, \qquad t = k + 1 .
+
+    ε is added *after* bias-correcting ``sqrt(v)`` (torch, optax; Keras adds its ε̂ before,
+    see chapter 5). ``amsgrad`` uses the running maximum of the raw ``v`` (torch; optax
+    takes the maximum of the bias-corrected one). ``weight_decay`` is coupled L2 here;
+    :class:`AdamW` decouples it.
+    """
+
+    State = AdamState
+    rule = _k.ADAM
+    name = "adam"
+    decoupled = False
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 amsgrad=False, maximize=False):
+        super().__init__(lr)
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"betas must be a pair (b1, b2), got {betas!r}") from None
+        self.betas = (check_beta("betas[0]", b1), check_beta("betas[1]", b2))
+        self.eps = v.positive("eps", eps)
+        self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
+        self.amsgrad = bool(amsgrad)
+        self.maximize = bool(maximize)
+        self.hyper = np.array([*self.betas, self.eps, self.weight_decay,
+                               float(self.amsgrad), float(self.decoupled),
+                               float(self.maximize)])
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(lr={self.lr!r}, betas={self.betas}, eps={self.eps}, "
+                f"weight_decay={self.weight_decay}, amsgrad={self.amsgrad})")
+
+
+class AdamW(Adam):
+    r"""AdamW (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``: Adam whose weight
+    decay shrinks the weights directly, :math:`w \leftarrow w(1 - \eta\lambda)`, before
+    the moment update, instead of entering the gradient. Default ``weight_decay=1e-2``
+    (torch; optax's ``adamw`` uses 1e-4)."""
+
+    name = "adamw"
+    decoupled = True
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, maximize=False):
+        super().__init__(lr, betas, eps, weight_decay, amsgrad, maximize)
+
+
+class NAdamState(NamedTuple):
+    step: int
+    exp_avg: np.ndarray
+    exp_avg_sq: np.ndarray
+    mu_product: np.ndarray  #: shape (1,), float64: the product of the momentum schedule
+
+
+class NAdam(Optimizer):
+    r"""NAdam (Dozat 2016), as ``torch.optim.NAdam``: Adam with a Nesterov-style
+    look-ahead on the first moment and the momentum schedule
+    :math:`\mu_t = \beta_1 (1 - \tfrac12 0.96^{t\psi})`, ``psi = momentum_decay``.
+    (optax's ``nadam`` has no such schedule.)"""
+
+    State = NAdamState
+    rule = _k.NADAM
+    name = "nadam"
+
+    def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False):
+        super().__init__(lr)
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"betas must be a pair (b1, b2), got {betas!r}") from None
+        self.betas = (check_beta("betas[0]", b1), check_beta("betas[1]", b2))
+        self.eps = v.positive("eps", eps)
+        self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
+        self.momentum_decay = v.real("momentum_decay", momentum_decay, low=0.0)
+        self.decoupled_weight_decay = bool(decoupled_weight_decay)
+        self.maximize = bool(maximize)
+        self.hyper = np.array([*self.betas, self.eps, self.weight_decay, self.momentum_decay,
+                               float(self.decoupled_weight_decay), float(self.maximize)])
+
+    def _init_slot(self, name, params):
+        if name == "mu_product":
+            return np.ones(1)
+        return np.zeros_like(params)
+
+    def _check_slot(self, name, arr, params):
+        if name == "mu_product":
+            if not (isinstance(arr, np.ndarray) and arr.shape == (1,)
+                    and arr.dtype == np.float64):
+                raise ValueError("state.mu_product must be a float64 array of shape (1,), "
+                                 f"got {arr!r}")
+        else:
+            super()._check_slot(name, arr, params)

@@ -6,9 +6,11 @@ hyperparameters the float array ``hyper``. ``lr`` is the learning rate for this 
 and ``step`` the 0-based count of steps taken before it.
 """
 
+import math
+
 from numba import njit
 
-GD, MOMENTUM, HEAVY_BALL, NESTEROV_LOOKAHEAD = range(4)
+GD, MOMENTUM, HEAVY_BALL, NESTEROV_LOOKAHEAD, ADAGRAD, RMSPROP, ADAM, NADAM = range(8)
 
 
 @njit(cache=True)
@@ -45,6 +47,92 @@ def heavy_ball_step(p, g, v, lr, gamma):
 
 
 @njit(cache=True)
+def adagrad_step(p, g, acc, lr, lr_decay, weight_decay, eps, maximize, step):
+    """torch.optim.Adagrad: acc <- acc + g^2; p <- p - lr_t g / (sqrt(acc) + eps),
+    with lr_t = lr / (1 + step * lr_decay)."""
+    clr = lr / (1.0 + step * lr_decay)
+    for i in range(p.size):
+        gi = -g[i] if maximize else g[i]
+        gi += weight_decay * p[i]
+        acc[i] += gi * gi
+        p[i] -= clr * gi / (math.sqrt(acc[i]) + eps)
+
+
+@njit(cache=True)
+def rmsprop_step(p, g, sq, avg, buf, lr, alpha, eps, weight_decay, momentum, centered,
+                 maximize):
+    """torch.optim.RMSprop: sq <- alpha sq + (1 - alpha) g^2; divide g by sqrt(sq) + eps
+    (sqrt(sq - avg^2) + eps when centered); optional momentum buffer on the result."""
+    for i in range(p.size):
+        gi = -g[i] if maximize else g[i]
+        gi += weight_decay * p[i]
+        sq[i] = alpha * sq[i] + (1.0 - alpha) * gi * gi
+        if centered:
+            avg[i] += (1.0 - alpha) * (gi - avg[i])
+            denom = math.sqrt(sq[i] - avg[i] * avg[i]) + eps
+        else:
+            denom = math.sqrt(sq[i]) + eps
+        if momentum > 0.0:
+            buf[i] = momentum * buf[i] + gi / denom
+            p[i] -= lr * buf[i]
+        else:
+            p[i] -= lr * gi / denom
+
+
+@njit(cache=True)
+def adam_step(p, g, m, v, vmax, lr, b1, b2, eps, weight_decay, amsgrad, decoupled,
+              maximize, step):
+    """torch.optim.Adam / AdamW: moments m, v; bias corrections 1 - b^t with t = step + 1;
+    p <- p - lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps). AMSGrad uses the running max of the
+    raw v. Weight decay is coupled (g + wd p) or decoupled (p (1 - lr wd), AdamW)."""
+    t = step + 1
+    bc1 = 1.0 - b1**t
+    bc2_sqrt = math.sqrt(1.0 - b2**t)
+    step_size = lr / bc1
+    for i in range(p.size):
+        gi = -g[i] if maximize else g[i]
+        if decoupled:
+            p[i] *= 1.0 - lr * weight_decay
+        else:
+            gi += weight_decay * p[i]
+        m[i] += (1.0 - b1) * (gi - m[i])
+        v[i] = b2 * v[i] + (1.0 - b2) * gi * gi
+        if amsgrad:
+            vmax[i] = max(vmax[i], v[i])
+            denom = math.sqrt(vmax[i]) / bc2_sqrt + eps
+        else:
+            denom = math.sqrt(v[i]) / bc2_sqrt + eps
+        p[i] -= step_size * m[i] / denom
+
+
+@njit(cache=True)
+def nadam_step(p, g, m, v, mu_product, lr, b1, b2, eps, weight_decay, psi, decoupled,
+               maximize, step):
+    """torch.optim.NAdam: Adam with a Nesterov look-ahead on the first moment and the
+    momentum schedule mu_t = b1 (1 - 0.96^(t psi) / 2). ``mu_product[0]`` holds prod mu_t."""
+    t = step + 1
+    bc2 = 1.0 - b2**t
+    mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+    mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+    mu_product[0] *= mu
+    prod = mu_product[0]
+    prod_next = prod * mu_next
+    c1 = lr * (1.0 - mu) / (1.0 - prod)
+    c2 = lr * mu_next / (1.0 - prod_next)
+    for i in range(p.size):
+        gi = -g[i] if maximize else g[i]
+        if decoupled:
+            p[i] *= 1.0 - lr * weight_decay
+        else:
+            gi += weight_decay * p[i]
+        m[i] += (1.0 - b1) * (gi - m[i])
+        v[i] = b2 * v[i] + (1.0 - b2) * gi * gi
+        denom = math.sqrt(v[i] / bc2) + eps
+        p[i] -= c1 * gi / denom
+        p[i] -= c2 * m[i] / denom
+
+
+@njit(cache=True)
 def apply_rule(rule, p, g, s0, s1, s2, hyper, lr, step):
     """Run rule number ``rule``; each later chapter adds its rules as new branches."""
     if rule == GD:
@@ -54,6 +142,17 @@ def apply_rule(rule, p, g, s0, s1, s2, hyper, lr, step):
                       hyper[4] != 0.0, step)
     elif rule == HEAVY_BALL or rule == NESTEROV_LOOKAHEAD:
         heavy_ball_step(p, g, s0, lr, hyper[0])
+    elif rule == ADAGRAD:
+        adagrad_step(p, g, s0, lr, hyper[0], hyper[1], hyper[2], hyper[3] != 0.0, step)
+    elif rule == RMSPROP:
+        rmsprop_step(p, g, s0, s1, s2, lr, hyper[0], hyper[1], hyper[2], hyper[3],
+                     hyper[4] != 0.0, hyper[5] != 0.0)
+    elif rule == ADAM:
+        adam_step(p, g, s0, s1, s2, lr, hyper[0], hyper[1], hyper[2], hyper[3],
+                  hyper[4] != 0.0, hyper[5] != 0.0, hyper[6] != 0.0, step)
+    elif rule == NADAM:
+        nadam_step(p, g, s0, s1, s2, lr, hyper[0], hyper[1], hyper[2], hyper[3], hyper[4],
+                   hyper[5] != 0.0, hyper[6] != 0.0, step)
     else:
         raise ValueError("unknown update rule id")
 
