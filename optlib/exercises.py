@@ -408,3 +408,109 @@ def check_optimal_momentum(optimal_momentum):
     ]
     return run_checker("optimal_momentum", optimal_momentum, reference, cases, mistakes,
                        rtol=1e-10)
+
+
+# --- Chapter 5 -------------------------------------------------------------------
+
+def _adam_cases():
+    rng = np.random.default_rng(6)
+    cases = [(np.array([1.0, -2.0]), np.zeros(2), np.zeros(2), np.array([0.5, -1.0]), 1,
+              0.1, 0.9, 0.999, 1e-8),
+             (np.array([0.3]), np.array([0.2]), np.array([0.05]), np.array([1.0]), 5,
+              0.01, 0.9, 0.999, 1e-8)]
+    for dim, t in ((3, 2), (5, 40), (4, 1000)):
+        cases.append((rng.normal(size=dim), 0.1 * rng.normal(size=dim),
+                      0.01 * rng.uniform(size=dim), rng.normal(size=dim), t,
+                      float(rng.uniform(1e-3, 0.1)), 0.9, 0.999, 1e-8))
+    cases.append((np.array([1.0, 1.0]), np.zeros(2), np.zeros(2), np.array([1e-9, 0.0]),
+                  1, 0.1, 0.9, 0.999, 1e-3))                      # eps matters
+    return cases
+
+
+def _adam(w, m, v, g, t, lr, b1, b2, eps, correct_m=True, correct_v=True,
+          eps_inside=False, power=0.5, t_shift=0):
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    tt = t + t_shift
+    mh = m / (1 - b1**tt) if correct_m else m
+    vh = v / (1 - b2**tt) if correct_v else v
+    denom = np.sqrt(vh + eps) if eps_inside else vh**power + eps
+    return w - lr * mh / denom, m, v
+
+
+def check_adam_step(adam_step):
+    """Exercise: ``adam_step(w, m, v, grad, t, lr, b1, b2, eps) -> (w, m, v)``, t from 1."""
+    mistakes = [
+        (lambda *a: _adam(*a, correct_m=False, correct_v=False),
+         "no bias correction: divide m by (1 - b1**t) and v by (1 - b2**t) before the "
+         "update. Without it the early steps have the wrong size."),
+        (lambda *a: _adam(*a, correct_m=False),
+         "m is not bias-corrected: divide it by (1 - b1**t). Uncorrected, the first steps "
+         "are ten times too small."),
+        (lambda *a: _adam(*a, correct_v=False),
+         "v is not bias-corrected: divide it by (1 - b2**t)."),
+        (lambda *a: _adam(*a, power=1.0),
+         "the denominator is the square root of v-hat (an RMS of the gradient), not v-hat "
+         "itself."),
+        (lambda *a: _adam(*a, eps_inside=True),
+         "eps belongs outside the square root: sqrt(v_hat) + eps (torch, optax)."),
+        (lambda *a: _adam(*a, t_shift=1),
+         "t counts from 1 on the first step: use b1**t with the t you are given, not t+1."),
+    ]
+
+    def swapped(w, m, v, g, t, lr, b1, b2, eps):
+        return _adam(w, m, v, g, t, lr, b2, b1, eps)
+
+    mistakes.append((swapped, "b1 belongs to the first moment m, b2 to the second v."))
+    return run_checker("adam_step", adam_step, _adam, _adam_cases(), mistakes, rtol=1e-10)
+
+
+def _adagrad(w, s, g, lr, eps):
+    s = s + g * g
+    return w - lr * g / (np.sqrt(s) + eps), s
+
+
+def check_adagrad_step(adagrad_step):
+    """Exercise: ``adagrad_step(w, s, grad, lr, eps) -> (w, s)``."""
+    rng = np.random.default_rng(7)
+    cases = [(np.array([1.0, 1.0]), np.zeros(2), np.array([2.0, 0.1]), 0.5, 1e-10),
+             (np.array([0.0]), np.array([4.0]), np.array([3.0]), 0.1, 1e-10)]
+    for dim in (3, 6):
+        cases.append((rng.normal(size=dim), rng.uniform(0, 2, size=dim), rng.normal(size=dim),
+                      float(rng.uniform(0.01, 1.0)), 1e-10))
+    mistakes = [
+        (lambda w, s, g, lr, eps: (w - lr * g / (np.sqrt(g * g) + eps), s + g * g),
+         "divide by the square root of the *accumulated* sum s (updated first), not of "
+         "the current g^2 alone."),
+        (lambda w, s, g, lr, eps: (w - lr * g / (np.sqrt(s) + eps), s + g * g),
+         "add g^2 to the sum before dividing, so the current gradient counts too."),
+        (lambda w, s, g, lr, eps: (w - lr * g / (s + g * g + eps), s + g * g),
+         "take the square root of the sum: lr * g / (sqrt(s) + eps)."),
+        (lambda w, s, g, lr, eps: (w - lr * g / (np.sqrt(s + np.abs(g)) + eps),
+                                   s + np.abs(g)),
+         "accumulate squared gradients, g * g, not their absolute values."),
+        (lambda w, s, g, lr, eps: (w - lr * g / (np.sqrt(s + g * g) + eps), s),
+         "return the updated sum: it is the state the next step needs."),
+    ]
+    return run_checker("adagrad_step", adagrad_step, _adagrad, cases, mistakes, rtol=1e-10)
+
+
+def check_keras_eps(torch_eps):
+    """Exercise: ``torch_eps(eps_hat, t, b2)``: the torch eps that makes torch's Adam step
+    equal to Keras's step with eps-hat at step t."""
+    def reference(eps_hat, t, b2):
+        return eps_hat / np.sqrt(1 - b2**t)
+
+    cases = [(1e-7, 1, 0.999), (1e-7, 10, 0.999), (1e-3, 100, 0.99), (1e-7, 10**5, 0.999),
+             (0.5, 3, 0.9)]
+    mistakes = [
+        (lambda e, t, b2: e * np.sqrt(1 - b2**t),
+         "the other way round: torch divides sqrt(v) by sqrt(1 - b2**t) before adding eps, "
+         "so its eps must be *larger*: eps_hat / sqrt(1 - b2**t)."),
+        (lambda e, t, b2: e / (1 - b2**t),
+         "the bias correction of v enters through a square root: sqrt(1 - b2**t)."),
+        (lambda e, t, b2: e,
+         "the two eps are not the same number: Keras adds eps-hat after scaling the "
+         "step by sqrt(1 - b2**t)."),
+    ]
+    return run_checker("torch_eps", torch_eps, reference, cases, mistakes, rtol=1e-10)

@@ -8,6 +8,7 @@ browser, offline.
 """
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib import animation
 
 from . import _validate as v
@@ -149,3 +150,43 @@ def momentum_grid(cond=50.0, lrs_times_L=(0.3, 1.0, 2.5), momenta=(0.0, 0.6, 0.9
         fig.tight_layout()
 
     return _player(fig, draw, len(pairs))
+
+
+#: The optimizers of the race, by name; each builder takes the learning rate.
+RACERS = {
+    "gd": lambda lr: optim.GD(lr),
+    "momentum": lambda lr: optim.Momentum(lr, 0.9),
+    "nesterov": lambda lr: optim.Momentum(lr, 0.9, nesterov=True),
+    "adagrad": lambda lr: optim.Adagrad(lr),
+    "rmsprop": lambda lr: optim.RMSprop(lr),
+    "adam": lambda lr: optim.Adam(lr),
+}
+
+
+def race_runs(fn, lrs, steps, x0=None):
+    """One trajectory per racer, ``lrs`` mapping a racer's name to its learning rate."""
+    for name in lrs:
+        v.choice("racer", name, tuple(RACERS))
+    return {name: trajectory.run(RACERS[name](lr), fn, x0, steps=steps)
+            for name, lr in lrs.items()}
+
+
+def race(fn, lrs, steps=1000, frames=20, x0=None, dpi=55):
+    """An animation of the optimizers racing on ``fn``: frame i shows every path and loss
+    curve up to step i*steps/frames (the same drawing as the race widget)."""
+    if not isinstance(fn, TestFunction) or fn.dim != 2:
+        raise TypeError("fn must be a 2-D optlib.functions landscape")
+    frames = v.integer("frames", frames, low=2, high=40)
+    dpi = v.integer("dpi", dpi, low=30, high=150)
+    runs = race_runs(fn, lrs, v.integer("steps", steps, low=frames), x0)
+    ks = np.linspace(0, steps, frames).astype(int)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), dpi=dpi)
+
+    def draw(i):
+        for ax in axes:
+            ax.clear()
+        plotting.race_panels(fn, runs, ks[i], axes)
+        fig.suptitle(f"{fn.name}: step {ks[i]} of {steps}")
+        fig.tight_layout()
+
+    return _player(fig, draw, frames)

@@ -208,6 +208,24 @@ def momentum_panels(fn, traj, lr, momentum, axes):
     return im
 
 
+def race_panels(fn, runs, k, axes):
+    """Paths of several optimizers up to step ``k`` on ``axes[0]``, their loss gaps on
+    ``axes[1]``. ``runs`` maps a name (a key of :data:`COLORS`, or any label) to a
+    trajectory. Drawn by the race widget and by the race animation."""
+    contour(fn, axes[0])
+    curves = {}
+    for i, (name, run) in enumerate(runs.items()):
+        c = COLORS.get(name, CYCLE[i % len(CYCLE)])
+        path(axes[0], run.x[:k + 1], label=name, color=c)
+        curves[name] = run.loss[:k + 1]
+    axes[0].legend(loc="upper right", fontsize=7)
+    loss_curves(curves, ax=axes[1], f_min=fn.min_value,
+                colors={n: COLORS.get(n, CYCLE[i % len(CYCLE)])
+                        for i, n in enumerate(runs)})
+    axes[1].set_xlim(0, max(len(r.loss) for r in runs.values()) - 1)
+    axes[1].legend(fontsize=7)
+
+
 def flow_diagram(labels, ax=None, loop_label=None, colors=None, width=2.2):
     """A left-to-right chain of boxes joined by arrows, with an optional arrow looping back.
 

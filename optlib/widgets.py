@@ -117,3 +117,33 @@ def momentum_explorer(cond=50.0, lr_times_L=1.0, momentum=0.8, steps=100):
 
     out = w.interactive_output(draw, controls)
     return w.VBox([w.HBox(list(controls.values())), out])
+
+
+def race_explorer(lrs, landscape="rosenbrock", steps=1000):
+    """The optimizer race with a log-scale learning-rate slider per optimizer.
+
+    ``lrs`` maps racer names (see ``optlib.explorables.RACERS``) to starting rates.
+    """
+    v.choice("landscape", landscape, LANDSCAPES)
+    steps = v.integer("steps", steps, low=10, high=20000)
+    for name, lr in lrs.items():
+        v.choice("racer", name, tuple(explorables.RACERS))
+        v.positive(f"lrs[{name!r}]", lr)
+    w = _ipywidgets()
+    controls = {"landscape": w.Dropdown(options=LANDSCAPES, value=landscape,
+                                        description="landscape")}
+    for name, lr in lrs.items():
+        controls[name] = w.FloatSlider(value=float(np.log10(lr)), min=-6.0, max=1.0,
+                                       step=0.1, description=f"log10 lr {name}")
+
+    def draw(landscape, **log_lrs):
+        fn = functions.get(landscape)
+        runs = explorables.race_runs(fn, {n: 10.0**x for n, x in log_lrs.items()}, steps)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+        plotting.race_panels(fn, runs, steps, axes)
+        fig.tight_layout()
+        plt.show()
+
+    out = w.interactive_output(draw, controls)
+    sliders = list(controls.values())
+    return w.VBox([w.HBox(sliders[:3]), w.HBox(sliders[3:]), out])

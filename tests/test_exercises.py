@@ -293,3 +293,90 @@ def test_chapter3_checkers_accept_right_answers_and_report_stubs(checker, answer
     assert ok and "pass" in out
     ok, out = check(checker, stub, capsys)
     assert ok is False and "not attempted yet" in out
+
+
+# --- chapter 5: adaptive methods -------------------------------------------------------
+
+def adam_right(w, m, v, g, t, lr, b1, b2, eps):
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    return w - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps), m, v
+
+
+def adam_variant(correct_m=True, correct_v=True, eps_inside=False, power=0.5, shift=0,
+                 swap=False):
+    def step(w, m, v, g, t, lr, b1, b2, eps):
+        if swap:
+            b1, b2 = b2, b1
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        mh = m / (1 - b1 ** (t + shift)) if correct_m else m
+        vh = v / (1 - b2 ** (t + shift)) if correct_v else v
+        d = np.sqrt(vh + eps) if eps_inside else vh**power + eps
+        return w - lr * mh / d, m, v
+    return step
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (adam_variant(correct_m=False, correct_v=False), "no bias correction"),
+    (adam_variant(correct_m=False), "ten times too small"),
+    (adam_variant(correct_v=False), "v is not bias-corrected"),
+    (adam_variant(power=1.0), "square root of v-hat"),
+    (adam_variant(eps_inside=True), "outside the square root"),
+    (adam_variant(shift=1), "t counts from 1"),
+    (adam_variant(swap=True), "b1 belongs to the first moment"),
+])
+def test_adam_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_adam_step, answer, capsys)
+    assert ok is False and hint in out
+
+
+def adagrad_right(w, s, g, lr, eps):
+    s = s + g * g
+    return w - lr * g / (np.sqrt(s) + eps), s
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda w, s, g, lr, eps: (w - lr * g / (np.abs(g) + eps), s + g * g), "*accumulated*"),
+    (lambda w, s, g, lr, eps: (w - lr * g / (np.sqrt(s) + eps), s + g * g), "before dividing"),
+    (lambda w, s, g, lr, eps: (w - lr * g / (s + g * g + eps), s + g * g), "square root of the sum"),
+    (lambda w, s, g, lr, eps: (w - lr * g / (np.sqrt(s + np.abs(g)) + eps), s + np.abs(g)),
+     "squared gradients"),
+    (lambda w, s, g, lr, eps: (adagrad_right(w, s, g, lr, eps)[0], s), "updated sum"),
+])
+def test_adagrad_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_adagrad_step, answer, capsys)
+    assert ok is False and hint in out
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda e, t, b2: e * np.sqrt(1 - b2**t), "other way round"),
+    (lambda e, t, b2: e / (1 - b2**t), "through a square root"),
+    (lambda e, t, b2: e, "not the same number"),
+])
+def test_keras_eps_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_keras_eps, answer, capsys)
+    assert ok is False and hint in out
+
+
+@pytest.mark.parametrize("checker, answer", [
+    (E.check_adam_step, adam_right), (E.check_adagrad_step, adagrad_right),
+    (E.check_keras_eps, lambda e, t, b2: e / np.sqrt(1 - b2**t))])
+def test_chapter5_checkers_accept_right_answers_and_report_stubs(checker, answer, capsys):
+    ok, out = check(checker, answer, capsys)
+    assert ok and "pass" in out
+    ok, out = check(checker, stub, capsys)
+    assert ok is False and "not attempted yet" in out
+
+
+def test_the_adam_checker_accepts_optlib_adam_itself(capsys):
+    """The checker's reference is the formula; optlib's kernel must satisfy it too."""
+    def via_optlib(w, m, v, g, t, lr, b1, b2, eps):
+        opt = ol.optim.Adam(lr, betas=(b1, b2), eps=eps)
+        w = w.copy()
+        state = ol.optim.AdamState(t - 1, m.copy(), v.copy(), np.zeros_like(w))
+        state = opt.step(w, g, state)
+        return w, state.exp_avg, state.exp_avg_sq
+
+    ok, out = check(E.check_adam_step, via_optlib, capsys)
+    assert ok, out

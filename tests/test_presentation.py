@@ -125,3 +125,23 @@ def test_momentum_widget_builds_and_redraws():
     box.children[0].children[1].value = 0.5
     with pytest.raises(ValueError, match="momentum must be in"):
         ol.widgets.momentum_explorer(momentum=1.5)
+
+
+def test_race_animation_and_runs():
+    fn = ol.functions.beale()
+    lrs = {"gd": 1e-2, "adam": 0.1}
+    runs = ol.explorables.race_runs(fn, lrs, steps=50)
+    assert set(runs) == set(lrs) and all(len(r.loss) == 51 for r in runs.values())
+    e = ol.explorables.race(fn, {n: 1e-2 for n in ol.explorables.RACERS}, steps=200,
+                            frames=20)
+    assert e.n_frames == 20 and e.nbytes < ol.explorables.BUDGET_BYTES
+    with pytest.raises(ValueError, match="racer must be one of"):
+        ol.explorables.race_runs(fn, {"sgd": 0.1}, 10)
+
+
+def test_race_widget_builds_and_redraws():
+    pytest.importorskip("ipywidgets")
+    box = ol.widgets.race_explorer({"gd": 1e-3, "adam": 1e-2}, steps=50)
+    box.children[0].children[1].value = -2.5
+    with pytest.raises(ValueError, match="racer must be one of"):
+        ol.widgets.race_explorer({"lion": 1e-3})
