@@ -171,7 +171,7 @@ def race_runs(fn, lrs, steps, x0=None):
             for name, lr in lrs.items()}
 
 
-def race(fn, lrs, steps=1000, frames=20, x0=None, dpi=55):
+def race(fn, lrs, steps=1000, frames=15, x0=None, dpi=45):
     """An animation of the optimizers racing on ``fn``: frame i shows every path and loss
     curve up to step i*steps/frames (the same drawing as the race widget)."""
     if not isinstance(fn, TestFunction) or fn.dim != 2:

@@ -132,9 +132,9 @@ def test_race_animation_and_runs():
     lrs = {"gd": 1e-2, "adam": 0.1}
     runs = ol.explorables.race_runs(fn, lrs, steps=50)
     assert set(runs) == set(lrs) and all(len(r.loss) == 51 for r in runs.values())
-    e = ol.explorables.race(fn, {n: 1e-2 for n in ol.explorables.RACERS}, steps=200,
-                            frames=20)
-    assert e.n_frames == 20 and e.nbytes < ol.explorables.BUDGET_BYTES
+    e = ol.explorables.race(ol.functions.rosenbrock(),   # six racers, as in chapter 5
+                            {n: 1e-3 for n in ol.explorables.RACERS}, steps=2000)
+    assert e.n_frames == 15 and e.nbytes < ol.explorables.BUDGET_BYTES
     with pytest.raises(ValueError, match="racer must be one of"):
         ol.explorables.race_runs(fn, {"sgd": 0.1}, 10)
 
