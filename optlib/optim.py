@@ -79,6 +79,12 @@ class Optimizer:
         return np.zeros_like(params)
 
     def _check_slot(self, name, arr, params):
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"state.{name} must be a NumPy array like params (the kernel "
+                            f"updates it in place), got {type(arr).__name__}")
+        if not arr.flags.c_contiguous:
+            raise ValueError(f"state.{name} must be C-contiguous (the kernel updates it in "
+                             "place through a flat view)")
         v.same_layout(f"state.{name}", arr, "params", params)
 
     def lr_at(self, step):

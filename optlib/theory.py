@@ -35,8 +35,10 @@ def heavy_ball_rate(lr, momentum, eigenvalues):
     eigenvalues, of its 2x2 iteration matrix. ``lr`` and ``momentum`` broadcast."""
     lr, gamma = np.broadcast_arrays(np.asarray(lr, dtype=float),
                                     np.asarray(momentum, dtype=float))
-    if np.any(gamma < 0) or np.any(gamma >= 1):
-        raise ValueError("momentum must be in [0, 1)")
+    if not np.all((gamma >= 0) & (gamma < 1)):  # also refuses NaN
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    if not np.all(np.isfinite(lr)):
+        raise ValueError(f"lr must be finite, got {lr!r}")
     lam = _eigs(eigenvalues)
     b = 1.0 + gamma[..., None] - lr[..., None] * lam   # roots of z^2 - b z + gamma = 0
     disc = b * b - 4.0 * gamma[..., None]

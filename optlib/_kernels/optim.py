@@ -27,6 +27,9 @@ def momentum_step(p, g, v, lr, mu, dampening, nesterov, weight_decay, maximize, 
     for i in range(p.size):
         gi = -g[i] if maximize else g[i]
         gi += weight_decay * p[i]
+        if mu == 0.0:  # torch keeps no buffer then: plain SGD, dampening unused
+            p[i] -= lr * gi
+            continue
         if step == 0:
             v[i] = gi
         else:

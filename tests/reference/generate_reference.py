@@ -8,10 +8,17 @@ gradient fed at each step) and ``r/params`` (torch's parameters after each step)
 
 Writes ``schedules_torch.npz`` (see :func:`schedule_runs`): learning-rate sequences of
 the real torch schedulers and Keras schedules, with the parameters that built them.
+
+Writes ``momentum_torch.npz`` (see :func:`momentum_runs`): torch.optim.SGD with momentum,
+dampening, Nesterov, weight decay and maximize, some under a MultiStepLR.
+
+Each file can be written alone: ``python tests/reference/generate_reference.py momentum``
+(names: sgd, schedules, momentum; none means all).
 """
 
 import json
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -250,7 +257,78 @@ def schedule_runs():
     np.savez_compressed(HERE / "schedules_torch.npz", **out)
 
 
+# The momentum cases: torch.optim.SGD keyword arguments, the parameter count n, the
+# number of steps and an optional MultiStepLR (milestones, gamma). Stored in the npz as
+# JSON; tests/test_momentum.py reads them from there.
+MOMENTUM_CASES = [
+    dict(lr=0.1, momentum=0.9, n=4, steps=300),
+    dict(lr=0.05, momentum=0.5, dampening=0.5, n=5, steps=300),
+    dict(lr=0.02, momentum=0.99, dampening=1.0, n=3, steps=300),  # buffer frozen after step 1
+    dict(lr=0.1, momentum=0.9, nesterov=True, n=4, steps=300),
+    dict(lr=0.05, momentum=0.8, weight_decay=0.05, n=4, steps=300),
+    dict(lr=0.1, momentum=0.7, maximize=True, n=3, steps=300),
+    dict(lr=0.03, momentum=0.95, nesterov=True, weight_decay=0.01, maximize=True, n=5,
+         steps=400),
+    dict(lr=0.2, momentum=0.6, dampening=0.1, weight_decay=0.1, maximize=True, n=4,
+         steps=300),
+    dict(lr=0.1, momentum=0.0, weight_decay=0.02, n=3, steps=300),  # plain SGD + L2
+    dict(lr=0.1, momentum=0.0, dampening=0.5, n=3, steps=300),  # dampening without momentum
+    dict(lr=0.1, momentum=0.9, n=4, steps=400, milestones=[100, 250], gamma=0.1),
+    dict(lr=0.3, momentum=0.9, nesterov=True, weight_decay=0.01, n=4, steps=400,
+         milestones=[50, 50, 300], gamma=0.5),
+    dict(lr=0.05, momentum=0.95, dampening=0.3, maximize=True, n=3, steps=300,
+         milestones=[1, 150], gamma=0.2),
+]
+SGD_KEYS = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "maximize")
+
+
+def momentum_runs():
+    """Write ``momentum_torch.npz``.
+
+    Keys: ``cases`` (JSON list: id, the SGD keyword arguments with torch's defaults filled
+    in, n, steps, milestones and gamma or null), ``versions`` (JSON), and per case
+    ``<id>/params0`` (n), ``<id>/grads`` (steps, n: the gradient fed at step k),
+    ``<id>/lr`` (steps: param_groups[0]['lr'] used by step k) and ``<id>/params``
+    (steps, n: torch's parameters after step k). Gradients and starting points are
+    multiples of 2**-10, exact in float32 too and cheap to store.
+    """
+    r = np.random.default_rng(3)
+    out, cases = {}, []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i, spec in enumerate(MOMENTUM_CASES):
+            spec = dict(spec)
+            n, steps = spec.pop("n"), spec.pop("steps")
+            milestones, gamma = spec.pop("milestones", None), spec.pop("gamma", None)
+            kw = dict(dampening=0.0, nesterov=False, weight_decay=0.0, maximize=False)
+            kw.update(spec)
+            cid = f"case{i}"
+            p0 = r.integers(-2048, 2049, size=n) / 1024.0
+            grads = r.integers(-4096, 4097, size=(steps, n)) / 1024.0
+            p = torch.tensor(p0, dtype=torch.float64, requires_grad=True)
+            opt = torch.optim.SGD([p], **kw)
+            sched = (lr_scheduler.MultiStepLR(opt, milestones, gamma)
+                     if milestones is not None else None)
+            params, lrs = [], []
+            for g in grads:
+                lrs.append(opt.param_groups[0]["lr"])
+                p.grad = torch.tensor(g)
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                params.append(p.detach().numpy().copy())
+            cases.append(dict(id=cid, **{k: kw[k] for k in SGD_KEYS}, n=n, steps=steps,
+                              milestones=milestones, gamma=gamma))
+            out.update({f"{cid}/params0": p0, f"{cid}/grads": grads,
+                        f"{cid}/lr": np.array(lrs, dtype=np.float64),
+                        f"{cid}/params": np.array(params, dtype=np.float64)})
+    out["cases"] = np.array(json.dumps(cases))
+    out["versions"] = np.array(json.dumps({"torch": torch.__version__}))
+    np.savez_compressed(HERE / "momentum_torch.npz", **out)
+
+
 if __name__ == "__main__":
     print("torch", torch.__version__)
-    sgd_runs()
-    schedule_runs()
+    writers = {"sgd": sgd_runs, "schedules": schedule_runs, "momentum": momentum_runs}
+    for name in sys.argv[1:] or writers:
+        writers[name]()
