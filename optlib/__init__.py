@@ -28,6 +28,7 @@ _SUBMODULES = (
     "functions",
     "optim",
     "schedules",
+    "clipping",
     "theory",
     "trajectory",
     "models",

@@ -104,3 +104,27 @@ def synthetic_regression(n=200, dim=2, cond=10.0, noise=0.1, seed=0, test_fracti
     X = Z * scales
     y = X @ np.ones(dim) + noise * rng.standard_normal(n)
     return _split(X, y, test_fraction, seed, False, "synthetic_regression", 0)
+
+
+def adding_problem(n=2000, length=50, seed=0, test_fraction=0.2):
+    """The adding problem (Hochreiter & Schmidhuber 1997; Pascanu et al. 2013).
+
+    Each sequence has ``length`` steps of two inputs: a random number in [0, 1] and a
+    marker that is 1 at exactly two steps (one in each half of the sequence) and 0
+    elsewhere. The target is the sum of the two marked numbers. Predicting the mean (1.0)
+    gives a mean squared error of 1/6; doing better requires carrying information across
+    the whole sequence. X has shape (n, length, 2), y shape (n,).
+    """
+    n = v.integer("n", n, low=4)
+    length = v.integer("length", length, low=2)
+    rng = np.random.default_rng(v.integer("seed", seed, low=0))
+    X = np.zeros((n, length, 2))
+    X[:, :, 0] = rng.uniform(0.0, 1.0, size=(n, length))
+    half = length // 2
+    first = rng.integers(0, half, size=n)
+    second = rng.integers(half, length, size=n)
+    rows = np.arange(n)
+    X[rows, first, 1] = 1.0
+    X[rows, second, 1] = 1.0
+    y = X[rows, first, 0] + X[rows, second, 0]
+    return _split(X, y, test_fraction, seed, False, "adding_problem", 0)

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as v
+from ._kernels import clipping as _clip
 from ._kernels import models as _k
 from .optim import Optimizer
 
@@ -145,6 +146,66 @@ class MLP(Model):
         return np.argmax(_k.mlp_logits(params, X, self.n_hidden, self.n_out), axis=1)
 
 
+class RNN(Model):
+    """A vanilla tanh recurrent network for sequence regression.
+
+    ``h_t = tanh(x_t W_xh + h_{t-1} W_hh + b_h)`` from ``h_0 = 0``; the output
+    ``h_T W_hy + b_y`` is read from the last state; loss ``mean((out - y)^2) / 2``.
+    X has shape (n, T, n_in), y shape (n,) or (n, n_out). ``init_scale`` is the spectral
+    radius of the initial W_hh (a random orthogonal matrix times it): above 1 the
+    backpropagated gradients can grow exponentially with T (Pascanu et al. 2013).
+    """
+
+    classifier = False
+
+    def __init__(self, n_in, n_hidden, n_out=1, init_scale=1.0, l2=0.0):
+        super().__init__(l2)
+        self.n_in = v.integer("n_in", n_in, low=1)
+        self.n_hidden = v.integer("n_hidden", n_hidden, low=1)
+        self.n_out = v.integer("n_out", n_out, low=1)
+        self.init_scale = v.positive("init_scale", init_scale)
+        h = self.n_hidden
+        self.n_params = self.n_in * h + h * h + h + h * self.n_out + self.n_out
+
+    def __repr__(self):
+        return (f"RNN(n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out}, "
+                f"init_scale={self.init_scale}, l2={self.l2})")
+
+    def init(self, seed=0):
+        """W_xh ~ U(+-sqrt(1/n_in)), W_hh = init_scale * random orthogonal, W_hy Glorot."""
+        rng = np.random.default_rng(v.integer("seed", seed, low=0))
+        d, h, k = self.n_in, self.n_hidden, self.n_out
+        Q, R = np.linalg.qr(rng.normal(size=(h, h)))
+        Q *= np.sign(np.diag(R))
+        r_out = np.sqrt(6.0 / (h + k))
+        return np.concatenate([rng.uniform(-1, 1, d * h) / np.sqrt(d),
+                               (self.init_scale * Q).ravel(), np.zeros(h),
+                               rng.uniform(-r_out, r_out, h * k), np.zeros(k)])
+
+    def _check(self, params, X, y=None):
+        params = v.float_array("params", params, shape=(self.n_params,), finite=False)
+        X = v.float_array("X", X, ndim=3, copy=True)
+        if X.shape[2] != self.n_in:
+            raise ValueError(f"X must have shape (n, T, {self.n_in}), got {X.shape}")
+        X = X.astype(params.dtype, copy=False)
+        if y is None:
+            return params, X
+        y = v.float_array("y", y, copy=True).astype(params.dtype)
+        if y.shape not in ((X.shape[0],), (X.shape[0], self.n_out)):
+            raise ValueError(f"y must have shape ({X.shape[0]},) or ({X.shape[0]}, "
+                             f"{self.n_out}) to match X, got {y.shape}")
+        return params, X, y
+
+    def _kernel(self, params, X, y, grad):
+        y2 = np.ascontiguousarray(y.reshape(len(y), -1), dtype=params.dtype)
+        return _k.rnn(params, np.ascontiguousarray(X), y2, self.n_hidden, self.l2, grad)
+
+    def predict(self, params, X):
+        params, X = self._check(params, X)
+        out = _k.rnn_output(params, X, self.n_hidden, self.n_out)
+        return out[:, 0] if self.n_out == 1 else out
+
+
 class History(NamedTuple):
     """What :func:`fit` records. Epoch arrays have epochs + 1 entries (before training too)."""
 
@@ -155,15 +216,19 @@ class History(NamedTuple):
     test_accuracy: np.ndarray  #: NaN for regression
     diverged: bool
     state: tuple  #: optimizer state at the end
+    grad_norm: np.ndarray  #: the gradient's norm at every step, before any clipping
 
 
-def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0):
+def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None):
     """Train ``params`` (updated in place) with minibatches; returns a :class:`History`.
 
     Each epoch visits the training rows in a fresh random order (reproducible by
     ``seed``) in batches of ``batch_size`` (``None``: the whole set, i.e. full-batch
-    gradient descent); the last, smaller batch of an epoch is kept. Training stops,
-    marking ``diverged``, when a loss becomes inf/NaN.
+    gradient descent); the last, smaller batch of an epoch is kept. ``clip``, if given,
+    is called on every gradient before the optimizer sees it, clips it in place and
+    returns its norm before clipping, e.g.
+    ``clip=lambda g: ol.clipping.clip_grad_norm(g, 1.0)``. Training stops, marking
+    ``diverged``, when a loss or a parameter becomes inf/NaN.
     """
     if not isinstance(model, Model):
         raise TypeError(f"model must be an optlib.models model, got {type(model).__name__}")
@@ -173,6 +238,8 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0):
     X, y = data.X_train, data.y_train
     model._check(params, X, y)
     epochs = v.integer("epochs", epochs, low=1)
+    if clip is not None and not callable(clip):
+        raise TypeError(f"clip must be None or a function of the gradient, got {clip!r}")
     n = X.shape[0]
     batch = n if batch_size is None else v.integer("batch_size", batch_size, low=1, high=n)
     rng = np.random.default_rng(v.integer("seed", seed, low=0))
@@ -186,6 +253,7 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0):
         return loss_tr, loss_te, acc
 
     step_loss = np.full(epochs * per_epoch, np.nan)
+    grad_norm = np.full(epochs * per_epoch, np.nan)
     epoch_stats = np.full((epochs + 1, 3), np.nan)
     epoch_stats[0] = evaluate()
     state = opt.init(params)
@@ -200,6 +268,7 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0):
             step_loss[k] = model._kernel(opt.grad_point(params, state),
                                          Xe[start:start + batch], ye[start:start + batch],
                                          grad)
+            grad_norm[k] = clip(grad) if clip is not None else _clip.norm(grad, 2.0)
             state = opt.step(params, grad, state)
             if not np.isfinite(step_loss[k]) or not np.all(np.isfinite(params)):
                 diverged = True
@@ -208,4 +277,4 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0):
             break
         epoch_stats[epoch + 1] = evaluate()
     return History(step_loss, lrs, epoch_stats[:, 0], epoch_stats[:, 1], epoch_stats[:, 2],
-                   diverged, state)
+                   diverged, state, grad_norm)

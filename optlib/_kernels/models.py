@@ -119,3 +119,68 @@ def mlp_logits(w, X, n_hidden, n_out):
     o3 = o2 + n_hidden * n_out
     A = np.tanh(X @ w[:o1].reshape(d, n_hidden) + w[o1:o2])
     return A @ w[o2:o3].reshape(n_hidden, n_out) + w[o3:]
+
+
+@njit(cache=True)
+def rnn(w, X, y, n_hidden, l2, grad):
+    """A tanh RNN read out from its last state; loss mean((out - y)^2)/2 over sequences.
+
+    X has shape (n, T, d); y shape (n, k). Layout of ``w``: W_xh (d, h), W_hh (h, h),
+    b_h (h), W_hy (h, k), b_y (k), each row major. Gradients by backpropagation through
+    time, accumulated over the T steps.
+    """
+    n, T, d = X.shape
+    h = n_hidden
+    k = y.shape[1]
+    o1 = d * h
+    o2 = o1 + h * h
+    o3 = o2 + h
+    o4 = o3 + h * k
+    W_xh = w[:o1].reshape(d, h)
+    W_hh = w[o1:o2].reshape(h, h)
+    b_h = w[o2:o3]
+    W_hy = w[o3:o4].reshape(h, k)
+    b_y = w[o4:]
+    grad[:] = 0.0
+    gW_xh = grad[:o1].reshape(d, h)
+    gW_hh = grad[o1:o2].reshape(h, h)
+    gb_h = grad[o2:o3]
+    gW_hy = grad[o3:o4].reshape(h, k)
+    gb_y = grad[o4:]
+
+    H = np.zeros((T + 1, n, h), dtype=w.dtype)   # H[0] = 0, H[t] after input t
+    for t in range(T):
+        H[t + 1] = np.tanh(np.ascontiguousarray(X[:, t, :]) @ W_xh + H[t] @ W_hh + b_h)
+    out = H[T] @ W_hy + b_y
+    r = out - y
+    loss = 0.5 * np.sum(r * r) / n
+    r /= n
+    gW_hy[:, :] = H[T].T @ r
+    gb_y[:] = r.sum(axis=0)
+    dh = r @ W_hy.T
+    for t in range(T, 0, -1):
+        da = dh * (1.0 - H[t] * H[t])
+        gW_xh += np.ascontiguousarray(X[:, t - 1, :]).T @ da
+        gW_hh += H[t - 1].T @ da
+        gb_h += da.sum(axis=0)
+        dh = da @ W_hh.T
+    for lo, hi in ((0, o2), (o3, o4)):  # L2 on the weight matrices, not the biases
+        for j in range(lo, hi):
+            loss += 0.5 * l2 * w[j] * w[j]
+            grad[j] += l2 * w[j]
+    return loss
+
+
+@njit(cache=True)
+def rnn_output(w, X, n_hidden, n_out):
+    n, T, d = X.shape
+    h = n_hidden
+    o1 = d * h
+    o2 = o1 + h * h
+    o3 = o2 + h
+    o4 = o3 + h * n_out
+    state = np.zeros((n, h), dtype=w.dtype)
+    for t in range(T):
+        state = np.tanh(np.ascontiguousarray(X[:, t, :]) @ w[:o1].reshape(d, h)
+                        + state @ w[o1:o2].reshape(h, h) + w[o2:o3])
+    return state @ w[o3:o4].reshape(h, n_out) + w[o4:]
