@@ -514,3 +514,95 @@ def check_keras_eps(torch_eps):
          "step by sqrt(1 - b2**t)."),
     ]
     return run_checker("torch_eps", torch_eps, reference, cases, mistakes, rtol=1e-10)
+
+
+# --- Chapter 4 -------------------------------------------------------------------
+
+def _clip_cases():
+    rng = np.random.default_rng(8)
+    cases = [([np.array([3.0, 4.0])], 1.0),                            # norm 5 -> 1
+             ([np.array([0.3, 0.4])], 1.0),                            # under: untouched
+             ([np.array([3.0, 0.0]), np.array([[0.0, 4.0]])], 2.5),    # two groups
+             ([np.zeros(3)], 1.0)]                                      # zero gradient
+    for _ in range(3):
+        cases.append(([rng.normal(size=4) * 3, rng.normal(size=(2, 3)) * 0.5],
+                      float(rng.uniform(0.5, 3.0))))
+    return cases
+
+
+def _global_clip(grads, max_norm):
+    total = np.sqrt(sum(np.sum(g * g) for g in grads))
+    scale = max_norm / max(total, max_norm)
+    return [g * scale for g in grads], total
+
+
+def _flat(result):
+    grads, norm = result
+    return np.concatenate([np.ravel(g) for g in grads] + [np.atleast_1d(norm)])
+
+
+def check_clip_global_norm(clip_global_norm):
+    """Exercise: ``clip_global_norm(grads, max_norm) -> (clipped_list, norm_before)``."""
+    def reference(grads, max_norm):
+        return _flat(_global_clip(grads, max_norm))
+
+    def per_array(grads, max_norm):
+        out = [g * max_norm / max(np.linalg.norm(g), max_norm) for g in grads]
+        return _flat((out, np.sqrt(sum(np.sum(g * g) for g in grads))))
+
+    def always_scale(grads, max_norm):
+        total = np.sqrt(sum(np.sum(g * g) for g in grads))
+        s = max_norm / total if total > 0 else 1.0
+        return _flat(([g * s for g in grads], total))
+
+    def by_value(grads, max_norm):
+        return _flat(([np.clip(g, -max_norm, max_norm) for g in grads],
+                      np.sqrt(sum(np.sum(g * g) for g in grads))))
+
+    def norm_after(grads, max_norm):
+        out, total = _global_clip(grads, max_norm)
+        return _flat((out, min(total, max_norm)))
+
+    def l1(grads, max_norm):
+        total = sum(np.sum(np.abs(g)) for g in grads)
+        s = max_norm / max(total, max_norm)
+        return _flat(([g * s for g in grads], total))
+
+    mistakes = [
+        (per_array, "that clips each array on its own. Global-norm clipping computes ONE "
+                    "norm over all arrays together and scales them all by the same factor."),
+        (by_value, "that clips each entry separately (clipping by value), which changes the "
+                   "gradient's direction. Scale the whole gradient by max_norm / norm."),
+        (always_scale, "gradients whose norm is already below max_norm must stay unchanged: "
+                       "scale by max_norm / max(norm, max_norm)."),
+        (norm_after, "return the norm *before* clipping: that is what training logs plot to "
+                     "spot exploding gradients."),
+        (l1, "use the Euclidean (L2) norm: the square root of the sum of squares."),
+    ]
+
+    def learner(grads, max_norm):
+        result = clip_global_norm(grads, max_norm)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError("return a pair: (list of clipped arrays, norm before clipping)")
+        return _flat(result)
+
+    return run_checker("clip_global_norm",
+                       learner if callable(clip_global_norm) else clip_global_norm,
+                       reference, _clip_cases(), mistakes, rtol=1e-10, atol=1e-12)
+
+
+def check_clip_value(clip_value):
+    """Exercise: ``clip_value(g, c) -> clipped copy`` with every entry in [-c, c]."""
+    cases = [(np.array([0.5, -2.0, 3.0]), 1.0), (np.array([-0.1, 0.1]), 0.5),
+             (np.array([[4.0, -4.0], [0.0, 1.5]]), 1.5), (np.array([-7.0]), 2.0)]
+    mistakes = [
+        (lambda g, c: np.minimum(g, c), "clip the negative side too: every entry must end "
+                                        "in [-c, c], e.g. np.clip(g, -c, c)."),
+        (lambda g, c: np.clip(g, 0, c), "the lower bound is -c, not 0: negative entries keep "
+                                        "their sign."),
+        (lambda g, c: g * c / max(np.max(np.abs(g)), c),
+         "that rescales the whole vector (like norm clipping by the largest entry); clipping "
+         "by value clamps each entry on its own."),
+    ]
+    return run_checker("clip_value", clip_value, lambda g, c: np.clip(g, -c, c), cases,
+                       mistakes, rtol=1e-12)

@@ -190,3 +190,47 @@ def race(fn, lrs, steps=1000, frames=15, x0=None, dpi=45):
         fig.tight_layout()
 
     return _player(fig, draw, frames)
+
+
+def adding_run(threshold, length=20, epochs=25, seed=0, lr=0.1, init_scale=1.2):
+    """Train chapter 4's RNN (32 tanh units, momentum 0.9) on the adding problem, clipping
+    the global gradient norm at ``threshold`` (``None``: no clipping); returns the History."""
+    data = datasets.adding_problem(n=2000, length=v.integer("length", length, low=2), seed=0)
+    model = models.RNN(2, 32, 1, init_scale=init_scale)
+    clip = None
+    if threshold is not None:
+        threshold = v.positive("threshold", threshold)
+
+        def clip(g):
+            from . import clipping
+            return clipping.clip_grad_norm(g, threshold)
+    return models.fit(model, optim.Momentum(lr, 0.9), model.init(seed), data, epochs=epochs,
+                      batch_size=32, seed=seed, clip=clip)
+
+
+def clipping_thresholds(thresholds=(None, 3.0, 1.0, 0.3, 0.1), epochs=25, runs=None, dpi=55):
+    """One frame per clipping threshold: the gradient-norm trace and the test loss of the
+    RNN on the adding problem, as the clipping widget draws them. ``runs``: the matching
+    Histories of :func:`adding_run`, if already computed."""
+    if not 2 <= len(thresholds) <= 12:
+        raise ValueError(f"thresholds must hold 2 to 12 values, got {len(thresholds)}")
+    dpi = v.integer("dpi", dpi, low=30, high=150)
+    if runs is None:
+        runs = [adding_run(t, epochs=epochs) for t in thresholds]
+    elif len(runs) != len(thresholds):
+        raise ValueError(f"runs must hold one History per threshold ({len(thresholds)}), "
+                         f"got {len(runs)}")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=dpi)
+    top = max(np.nanmax(h.test_loss) for h in runs)
+
+    def draw(i):
+        for ax in axes:
+            ax.clear()
+        plotting.clipping_panels(runs[i], thresholds[i], axes)
+        axes[1].set_ylim(1e-3, max(1.0, 1.2 * top))
+        name = "no clipping" if thresholds[i] is None else f"clip at {thresholds[i]:g}"
+        fig.suptitle(f"RNN on the adding problem, {name}: final test loss "
+                     f"{runs[i].test_loss[-1]:.3g} ({i + 1} of {len(runs)})")
+        fig.tight_layout()
+
+    return _player(fig, draw, len(runs))

@@ -226,6 +226,27 @@ def race_panels(fn, runs, k, axes):
     axes[1].legend(fontsize=7)
 
 
+def clipping_panels(hist, threshold, axes, label=None, color=None):
+    """The gradient norm per step with the clipping threshold (``axes[0]``) and the test
+    loss per epoch (``axes[1]``); drawn by the clipping widget and its explorable."""
+    color = color or CYCLE[0]
+    gn = np.asarray(hist.grad_norm, dtype=float)
+    axes[0].semilogy(np.where(np.isfinite(gn) & (gn > 0), gn, np.nan), lw=0.6, color=color)
+    if threshold is not None:
+        axes[0].axhline(threshold, color=PALETTE["vermillion"], ls="--",
+                        label=f"threshold {threshold:g}")
+        axes[0].legend(loc="upper right", fontsize=8)
+    axes[0].set_xlabel("step")
+    axes[0].set_ylabel("gradient norm before clipping")
+    loss = np.asarray(hist.test_loss, dtype=float)
+    axes[1].semilogy(np.where(np.isfinite(loss), loss, np.nan), "o-", ms=3, color=color,
+                     label=label)
+    axes[1].set_xlabel("epoch")
+    axes[1].set_ylabel("test loss")
+    if hist.diverged:
+        axes[1].set_title("diverged", color=PALETTE["vermillion"])
+
+
 def flow_diagram(labels, ax=None, loop_label=None, colors=None, width=2.2):
     """A left-to-right chain of boxes joined by arrows, with an optional arrow looping back.
 

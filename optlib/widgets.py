@@ -147,3 +147,25 @@ def race_explorer(lrs, landscape="rosenbrock", steps=1000):
     out = w.interactive_output(draw, controls)
     sliders = list(controls.values())
     return w.VBox([w.HBox(sliders[:3]), w.HBox(sliders[3:]), out])
+
+
+def clipping_explorer(log_threshold=-0.5, epochs=10):
+    """A threshold slider (log10; the leftmost position means no clipping) for the RNN on
+    the adding problem; redraws the gradient-norm trace and the test loss."""
+    log_threshold = v.real("log_threshold", log_threshold, low=-2.0, high=1.0)
+    epochs = v.integer("epochs", epochs, low=1, high=50)
+    w = _ipywidgets()
+    slider = w.FloatSlider(value=log_threshold, min=-2.0, max=1.5, step=0.1,
+                           description="log10 clip")
+    off = w.Checkbox(value=False, description="no clipping")
+
+    def draw(log_t, no_clip):
+        threshold = None if no_clip else 10.0**log_t
+        hist = explorables.adding_run(threshold, epochs=epochs)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+        plotting.clipping_panels(hist, threshold, axes)
+        fig.tight_layout()
+        plt.show()
+
+    out = w.interactive_output(draw, {"log_t": slider, "no_clip": off})
+    return w.VBox([w.HBox([slider, off]), out])

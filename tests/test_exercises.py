@@ -380,3 +380,57 @@ def test_the_adam_checker_accepts_optlib_adam_itself(capsys):
 
     ok, out = check(E.check_adam_step, via_optlib, capsys)
     assert ok, out
+
+
+# --- chapter 4: clipping ---------------------------------------------------------------
+
+def clip_right(grads, c):
+    n = np.sqrt(sum(np.sum(g**2) for g in grads))
+    return [g * c / max(n, c) for g in grads], n
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda gs, c: ([g * c / max(np.linalg.norm(g), c) for g in gs], clip_right(gs, c)[1]),
+     "clips each array on its own"),
+    (lambda gs, c: ([np.clip(g, -c, c) for g in gs], clip_right(gs, c)[1]),
+     "clipping by value"),
+    (lambda gs, c: ([g * c / clip_right(gs, c)[1] if clip_right(gs, c)[1] else g for g in gs],
+                    clip_right(gs, c)[1]), "must stay unchanged"),
+    (lambda gs, c: (clip_right(gs, c)[0], min(clip_right(gs, c)[1], c)), "*before* clipping"),
+    (lambda gs, c: ([g * c / max(sum(np.abs(h).sum() for h in gs), c) for g in gs],
+                    sum(np.abs(h).sum() for h in gs)), "Euclidean (L2) norm"),
+    (lambda gs, c: clip_right(gs, c)[0], "return a pair"),
+])
+def test_clip_global_norm_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_clip_global_norm, answer, capsys)
+    assert ok is False and hint in out
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda g, c: np.minimum(g, c), "negative side too"),
+    (lambda g, c: np.clip(g, 0, c), "lower bound is -c"),
+    (lambda g, c: g * c / max(np.abs(g).max(), c), "rescales the whole vector"),
+])
+def test_clip_value_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_clip_value, answer, capsys)
+    assert ok is False and hint in out
+
+
+@pytest.mark.parametrize("checker, answer", [
+    (E.check_clip_global_norm, clip_right), (E.check_clip_value, lambda g, c: np.clip(g, -c, c))])
+def test_chapter4_checkers_accept_right_answers_and_report_stubs(checker, answer, capsys):
+    ok, out = check(checker, answer, capsys)
+    assert ok and "pass" in out
+    ok, out = check(checker, stub, capsys)
+    assert ok is False and "not attempted yet" in out
+    ok, out = check(checker, "clip", capsys)
+    assert ok is False and "pass your function itself" in out
+
+
+def test_the_global_norm_checker_accepts_optlib_exact_clipping(capsys):
+    def via_optlib(grads, c):
+        out = [np.array(g, dtype=float) for g in grads]
+        return out, ol.clipping.clip_grad_norm(out, c, exact=True)
+
+    ok, out = check(E.check_clip_global_norm, via_optlib, capsys)
+    assert ok, out

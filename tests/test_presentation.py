@@ -145,3 +145,20 @@ def test_race_widget_builds_and_redraws():
     box.children[0].children[1].value = -2.5
     with pytest.raises(ValueError, match="racer must be one of"):
         ol.widgets.race_explorer({"lion": 1e-3})
+
+
+def test_clipping_thresholds_reuses_given_runs_within_budget():
+    runs = [ol.explorables.adding_run(t, epochs=2) for t in (None, 1.0)]
+    e = ol.explorables.clipping_thresholds((None, 1.0), runs=runs)
+    assert e.n_frames == 2 and e.nbytes < ol.explorables.BUDGET_BYTES
+    assert np.all(runs[1].grad_norm[np.isfinite(runs[1].grad_norm)] >= 0)
+    with pytest.raises(ValueError, match="one History per threshold"):
+        ol.explorables.clipping_thresholds((None, 1.0, 0.1), runs=runs)
+
+
+def test_clipping_widget_builds_and_redraws():
+    pytest.importorskip("ipywidgets")
+    box = ol.widgets.clipping_explorer(epochs=1)
+    box.children[0].children[1].value = True       # no clipping
+    with pytest.raises(ValueError, match="log_threshold must be in"):
+        ol.widgets.clipping_explorer(log_threshold=5.0)
