@@ -14,6 +14,14 @@ GD, MOMENTUM, HEAVY_BALL, NESTEROV_LOOKAHEAD, ADAGRAD, RMSPROP, ADAM, NADAM = ra
 
 
 @njit(cache=True)
+def lerp(a, b, w):
+    """a + w (b - a), rounded as torch's lerp_ rounds it (from the nearer end)."""
+    if w < 0.5:
+        return a + w * (b - a)
+    return b - (b - a) * (1.0 - w)
+
+
+@njit(cache=True)
 def gd_step(p, g, lr):
     """Plain gradient descent: p <- p - lr * g."""
     for i in range(p.size):
@@ -71,7 +79,7 @@ def rmsprop_step(p, g, sq, avg, buf, lr, alpha, eps, weight_decay, momentum, cen
         gi += weight_decay * p[i]
         sq[i] = alpha * sq[i] + (1.0 - alpha) * gi * gi
         if centered:
-            avg[i] += (1.0 - alpha) * (gi - avg[i])
+            avg[i] = lerp(avg[i], gi, 1.0 - alpha)
             denom = math.sqrt(sq[i] - avg[i] * avg[i]) + eps
         else:
             denom = math.sqrt(sq[i]) + eps
@@ -98,7 +106,7 @@ def adam_step(p, g, m, v, vmax, lr, b1, b2, eps, weight_decay, amsgrad, decouple
             p[i] *= 1.0 - lr * weight_decay
         else:
             gi += weight_decay * p[i]
-        m[i] += (1.0 - b1) * (gi - m[i])
+        m[i] = lerp(m[i], gi, 1.0 - b1)
         v[i] = b2 * v[i] + (1.0 - b2) * gi * gi
         if amsgrad:
             vmax[i] = max(vmax[i], v[i])
@@ -128,7 +136,7 @@ def nadam_step(p, g, m, v, mu_product, lr, b1, b2, eps, weight_decay, psi, decou
             p[i] *= 1.0 - lr * weight_decay
         else:
             gi += weight_decay * p[i]
-        m[i] += (1.0 - b1) * (gi - m[i])
+        m[i] = lerp(m[i], gi, 1.0 - b1)
         v[i] = b2 * v[i] + (1.0 - b2) * gi * gi
         denom = math.sqrt(v[i] / bc2) + eps
         p[i] -= c1 * gi / denom

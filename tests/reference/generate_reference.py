@@ -12,8 +12,11 @@ the real torch schedulers and Keras schedules, with the parameters that built th
 Writes ``momentum_torch.npz`` (see :func:`momentum_runs`): torch.optim.SGD with momentum,
 dampening, Nesterov, weight decay and maximize, some under a MultiStepLR.
 
+Writes ``adaptive_torch.npz`` (see :func:`adaptive_runs`): torch.optim.Adagrad, RMSprop,
+Adam, AdamW and NAdam over their options, in float64 and float32, some under a scheduler.
+
 Each file can be written alone: ``python tests/reference/generate_reference.py momentum``
-(names: sgd, schedules, momentum; none means all).
+(names: sgd, schedules, momentum, adaptive; none means all).
 """
 
 import json
@@ -327,8 +330,163 @@ def momentum_runs():
     np.savez_compressed(HERE / "momentum_torch.npz", **out)
 
 
+# The adaptive cases: the torch.optim class, its keyword arguments (torch's defaults fill
+# the rest), the dtype, an optional scheduler ("StepLR"/"MultiStepLR"/"ExponentialLR" with
+# its arguments) and ``zero_coord`` (the last coordinate always gets a zero gradient, so
+# that only weight decay moves it). Stored in the npz as JSON with every argument spelled
+# out; tests/test_adaptive.py reads them from there.
+ADAPTIVE_CASES = [
+    dict(opt="Adagrad", kw=dict(lr=0.1)),
+    dict(opt="Adagrad", kw=dict(lr=0.05, lr_decay=0.01, initial_accumulator_value=0.1)),
+    dict(opt="Adagrad", kw=dict(lr=0.1, weight_decay=0.05, eps=1e-3, maximize=True),
+         zero_coord=True),
+    dict(opt="Adagrad", kw=dict(lr=0.2, lr_decay=1e-3, weight_decay=0.01,
+                                initial_accumulator_value=0.5, maximize=True),
+         sched=dict(kind="StepLR", step_size=100, gamma=0.5)),
+    dict(opt="RMSprop", kw=dict(lr=0.01)),
+    dict(opt="RMSprop", kw=dict(lr=0.01, alpha=0.9, eps=1e-4, weight_decay=0.01),
+         zero_coord=True),
+    dict(opt="RMSprop", kw=dict(lr=0.005, momentum=0.9)),
+    dict(opt="RMSprop", kw=dict(lr=0.01, centered=True)),
+    dict(opt="RMSprop", kw=dict(lr=0.003, alpha=0.95, momentum=0.8, centered=True,
+                                weight_decay=0.05, maximize=True)),
+    dict(opt="RMSprop", kw=dict(lr=0.01, alpha=0.5, momentum=0.5, centered=True),
+         sched=dict(kind="MultiStepLR", milestones=[80, 200], gamma=0.3)),
+    dict(opt="Adam", kw=dict(lr=0.01)),
+    dict(opt="Adam", kw=dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6)),
+    dict(opt="Adam", kw=dict(lr=0.01, weight_decay=0.1), zero_coord=True),
+    dict(opt="Adam", kw=dict(lr=0.01, amsgrad=True)),
+    dict(opt="Adam", kw=dict(lr=0.005, betas=(0.5, 0.9), amsgrad=True, weight_decay=0.01,
+                             maximize=True)),
+    dict(opt="Adam", kw=dict(lr=0.05, betas=(0.0, 0.5), eps=1e-3)),  # edge betas
+    dict(opt="Adam", kw=dict(lr=0.02, amsgrad=True),
+         sched=dict(kind="StepLR", step_size=75, gamma=0.5)),
+    dict(opt="AdamW", kw=dict(lr=0.01), zero_coord=True),  # torch's weight_decay 1e-2
+    dict(opt="AdamW", kw=dict(lr=0.01, weight_decay=0.1, amsgrad=True), zero_coord=True),
+    dict(opt="AdamW", kw=dict(lr=0.03, weight_decay=0.5, betas=(0.85, 0.98), maximize=True),
+         sched=dict(kind="StepLR", step_size=100, gamma=0.1), zero_coord=True),
+    dict(opt="AdamW", kw=dict(lr=0.01, weight_decay=0.0, eps=1e-5)),
+    dict(opt="NAdam", kw=dict(lr=0.002)),
+    dict(opt="NAdam", kw=dict(lr=0.01, momentum_decay=0.01, betas=(0.8, 0.99))),
+    dict(opt="NAdam", kw=dict(lr=0.01, weight_decay=0.05), zero_coord=True),
+    dict(opt="NAdam", kw=dict(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True,
+                              maximize=True), zero_coord=True),
+    dict(opt="NAdam", kw=dict(lr=0.02, momentum_decay=0.0, eps=1e-4)),
+    dict(opt="NAdam", kw=dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+         sched=dict(kind="ExponentialLR", gamma=0.995)),
+    # float32: torch's own float32 arithmetic (default dtype float32 for its scalars too)
+    dict(opt="Adagrad", kw=dict(lr=0.1, lr_decay=0.01, weight_decay=0.01), dtype="float32"),
+    dict(opt="RMSprop", kw=dict(lr=0.01, momentum=0.9, centered=True), dtype="float32"),
+    dict(opt="Adam", kw=dict(lr=0.01, amsgrad=True, weight_decay=0.01), dtype="float32"),
+    dict(opt="AdamW", kw=dict(lr=0.01, weight_decay=0.1), dtype="float32", zero_coord=True,
+         sched=dict(kind="StepLR", step_size=100, gamma=0.5)),
+    dict(opt="NAdam", kw=dict(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True),
+         dtype="float32"),
+]
+ADAPTIVE_KEYS = {
+    "Adagrad": ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps",
+                "maximize"),
+    "RMSprop": ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"),
+    "Adam": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"),
+    "AdamW": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"),
+    "NAdam": ("lr", "betas", "eps", "weight_decay", "momentum_decay",
+              "decoupled_weight_decay", "maximize"),
+}
+#: torch's state entries (optlib's state fields carry the same names)
+ADAPTIVE_STATE = ("sum", "square_avg", "grad_avg", "momentum_buffer", "exp_avg",
+                  "exp_avg_sq", "max_exp_avg_sq", "mu_product", "step")
+
+
+def adaptive_grads(r, steps, n, zero_coord):
+    """Gradients that are multiples of 2**-10 (exact in float32) whose size changes in
+    blocks of 10-60 steps (|g| up to 4, 1/16 or 1/256, some exact zeros), so that the
+    second moments fall as well as rise (AMSGrad's maximum matters) and eps matters."""
+    out = np.empty((steps, n))
+    k = 0
+    while k < steps:
+        length, top = int(r.integers(10, 61)), int(r.choice([4096, 64, 4]))
+        block = r.integers(-top, top + 1, size=(min(length, steps - k), n))
+        out[k:k + length] = block
+        k += length
+    if zero_coord:
+        out[:, -1] = 0.0
+    return out / 1024.0
+
+
+def _adaptive_scheduler(opt, sched):
+    if sched is None:
+        return None
+    kw = {k: val for k, val in sched.items() if k != "kind"}
+    return getattr(lr_scheduler, sched["kind"])(opt, **kw)
+
+
+def adaptive_runs():
+    """Write ``adaptive_torch.npz``.
+
+    Keys: ``cases`` (JSON list: id, opt (the torch.optim class name), kwargs (every
+    argument of :data:`ADAPTIVE_KEYS` as torch's param_groups hold it, betas as a list),
+    dtype, n, steps, sched (null or {kind, arguments}), zero_coord; ``kwargs["lr"]`` is
+    the base rate), ``versions`` (JSON),
+    and per case ``<id>/params0`` (n), ``<id>/grads`` (steps, n: the gradient fed at step
+    k, multiples of 2**-10), ``<id>/lr`` (steps: param_groups[0]['lr'] used by step k),
+    ``<id>/params`` (steps, n: torch's parameters after step k, in the case's dtype) and
+    ``<id>/state/<name>`` (torch's state after the last step: every entry torch keeps,
+    named as in optlib, ``mu_product`` and ``step`` as shape-(1,) float64).
+
+    torch keeps NAdam's ``mu_product`` and every ``step`` as scalars of the *default*
+    dtype, so the default dtype is set to the case's dtype while it runs.
+    """
+    r = np.random.default_rng(7)
+    out, cases = {}, []
+    old_default = torch.get_default_dtype()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for i, spec in enumerate(ADAPTIVE_CASES):
+                dtype = spec.get("dtype", "float64")
+                tdtype = getattr(torch, dtype)
+                torch.set_default_dtype(tdtype)
+                n, steps = spec.get("n", 3), spec.get("steps", 300)
+                zero_coord = spec.get("zero_coord", False)
+                cid = f"case{i}"
+                p0 = r.integers(-2048, 2049, size=n) / 1024.0
+                grads = adaptive_grads(r, steps, n, zero_coord)
+                p = torch.tensor(p0, dtype=tdtype, requires_grad=True)
+                opt = getattr(torch.optim, spec["opt"])([p], **spec["kw"])
+                group = opt.param_groups[0]  # read now: a scheduler changes group["lr"]
+                kwargs = {k: (list(group[k]) if k == "betas" else group[k])
+                          for k in ADAPTIVE_KEYS[spec["opt"]]}
+                sched = _adaptive_scheduler(opt, spec.get("sched"))
+                params, lrs = [], []
+                for g in grads:
+                    lrs.append(opt.param_groups[0]["lr"])
+                    p.grad = torch.tensor(g, dtype=tdtype)
+                    opt.step()
+                    if sched is not None:
+                        sched.step()
+                    params.append(p.detach().numpy().copy())
+                cases.append(dict(id=cid, opt=spec["opt"], kwargs=kwargs, dtype=dtype, n=n,
+                                  steps=steps, sched=spec.get("sched"),
+                                  zero_coord=zero_coord))
+                out.update({f"{cid}/params0": p0, f"{cid}/grads": grads,
+                            f"{cid}/lr": np.array(lrs, dtype=np.float64),
+                            f"{cid}/params": np.array(params, dtype=dtype)})
+                for name, val in opt.state[p].items():
+                    assert name in ADAPTIVE_STATE, name
+                    arr = val.detach().numpy()
+                    if arr.ndim == 0:  # step, mu_product: 0-d tensors of the default dtype
+                        arr = np.array([float(arr)])
+                    out[f"{cid}/state/{name}"] = arr.copy()
+    finally:
+        torch.set_default_dtype(old_default)
+    out["cases"] = np.array(json.dumps(cases))
+    out["versions"] = np.array(json.dumps({"torch": torch.__version__}))
+    np.savez_compressed(HERE / "adaptive_torch.npz", **out)
+
+
 if __name__ == "__main__":
     print("torch", torch.__version__)
-    writers = {"sgd": sgd_runs, "schedules": schedule_runs, "momentum": momentum_runs}
+    writers = {"sgd": sgd_runs, "schedules": schedule_runs, "momentum": momentum_runs,
+               "adaptive": adaptive_runs}
     for name in sys.argv[1:] or writers:
         writers[name]()
