@@ -273,6 +273,15 @@ def check_beta(name, value):
     return v.real(name, value, low=0.0, high=1.0, high_inclusive=False)
 
 
+def check_betas(betas):
+    """A pair (b1, b2) of moving-average factors in [0, 1)."""
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a pair (b1, b2), got {betas!r}") from None
+    return check_beta("betas[0]", b1), check_beta("betas[1]", b2)
+
+
 class AdagradState(NamedTuple):
     step: int
     sum: np.ndarray  #: running sum of squared gradients
@@ -374,11 +383,7 @@ class Adam(Optimizer):
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, maximize=False):
         super().__init__(lr)
-        try:
-            b1, b2 = betas
-        except (TypeError, ValueError):
-            raise ValueError(f"betas must be a pair (b1, b2), got {betas!r}") from None
-        self.betas = (check_beta("betas[0]", b1), check_beta("betas[1]", b2))
+        self.betas = check_betas(betas)
         self.eps = v.positive("eps", eps)
         self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
         self.amsgrad = bool(amsgrad)
@@ -426,11 +431,7 @@ class NAdam(Optimizer):
     def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False):
         super().__init__(lr)
-        try:
-            b1, b2 = betas
-        except (TypeError, ValueError):
-            raise ValueError(f"betas must be a pair (b1, b2), got {betas!r}") from None
-        self.betas = (check_beta("betas[0]", b1), check_beta("betas[1]", b2))
+        self.betas = check_betas(betas)
         self.eps = v.positive("eps", eps)
         self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
         self.momentum_decay = v.real("momentum_decay", momentum_decay, low=0.0)

@@ -124,3 +124,15 @@ def mlp_logits(w, X, h, k):
     W2 = w[d * h + h: d * h + h + h * k].reshape(h, k)
     b2 = w[d * h + h + h * k:]
     return np.tanh(X @ W1 + b1) @ W2 + b2
+
+
+def run_steps(opt, p0, grads, dtype=np.float64):
+    """Feed a sequence of gradients through ``opt.step``; returns the parameters after
+    each step (one row per step) and the final state."""
+    w = np.array(p0, dtype=dtype)
+    state = opt.init(w)
+    out = np.empty((len(grads), w.size), dtype=dtype)
+    for k, g in enumerate(grads):
+        state = opt.step(w, g.astype(dtype), state)
+        out[k] = w
+    return out, state

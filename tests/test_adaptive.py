@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import optlib as ol
+from naive import run_steps
 
 O = ol.optim
 REF = Path(__file__).parent / "reference" / "adaptive_torch.npz"
@@ -177,17 +178,6 @@ def stored(case, key):
 def stored_state(case):
     prefix = f"{case['id']}/state/"
     return {k[len(prefix):]: DATA[k] for k in DATA.files if k.startswith(prefix)}
-
-
-def run_steps(opt, p0, grads, dtype=np.float64):
-    """Feed the gradients through opt.step; params after each step and the final state."""
-    w = np.array(p0, dtype=dtype)
-    state = opt.init(w)
-    out = np.empty((len(grads), w.size), dtype=dtype)
-    for k, g in enumerate(grads):
-        state = opt.step(w, g.astype(dtype), state)
-        out[k] = w
-    return out, state
 
 
 def tol(case, ref):

@@ -19,6 +19,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import optlib as ol
+from naive import run_steps
 
 O = ol.optim
 REF = Path(__file__).parent / "reference" / "momentum_torch.npz"
@@ -130,17 +131,6 @@ def lr_of(case):
 
 def momentum_of(case):
     return O.Momentum(lr_of(case), **{k: case[k] for k in SGD_KEYS})
-
-
-def run_steps(opt, p0, grads, dtype=np.float64):
-    """Feed the stored gradients through opt.step; params after each step."""
-    w = np.array(p0, dtype=dtype)
-    state = opt.init(w)
-    out = np.empty((len(grads), w.size), dtype=dtype)
-    for k, g in enumerate(grads):
-        state = opt.step(w, g.astype(dtype), state)
-        out[k] = w
-    return out, state
 
 
 def stored(case, key):
