@@ -66,7 +66,7 @@ def _steps(step):
         raise ValueError(f"step must be >= 0 (steps count from 0), got {arr.min()}")
     if arr.size and arr.max() > MAX_STEP:
         raise ValueError(f"step must be <= 2**53 = {MAX_STEP}, got {arr.max()}")
-    return arr.astype(np.int64), arr.ndim == 0
+    return arr.astype(np.int64, copy=False), arr.ndim == 0
 
 
 def _rate(name, value):
