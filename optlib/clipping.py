@@ -39,6 +39,8 @@ def _arrays(grads):
             raise TypeError(f"{name} must be a NumPy float array (it is clipped in place), "
                             f"got {type(g).__name__}")
         v.float_array(name, g, finite=False)
+        if not g.flags.writeable:
+            raise ValueError(f"{name} must be writeable: it is clipped in place")
     return items
 
 
@@ -93,8 +95,8 @@ def clip_by_norm(grads, max_norm, norm_type=2.0):
     for g in items:
         n = float(_k.norm(g.reshape(-1), p))
         norms.append(n)
-        if n > max_norm or math.isnan(n):
-            _k.scale(g.reshape(-1), max_norm / n if math.isfinite(n) else math.nan)
+        if n > max_norm or math.isnan(n):  # inf: finite entries -> 0, infinite -> NaN (tf)
+            _k.scale(g.reshape(-1), max_norm / n)
     return norms
 
 
@@ -106,4 +108,4 @@ def clip_grad_value(grads, clip_value):
     """
     items = _arrays(grads)
     c = v.positive("clip_value", clip_value)
-    return float(max(_k.clamp(g.reshape(-1), c) for g in items))
+    return float(np.max([_k.clamp(g.reshape(-1), c) for g in items]))  # NaN propagates

@@ -150,7 +150,8 @@ class RNN(Model):
     """A vanilla tanh recurrent network for sequence regression.
 
     ``h_t = tanh(x_t W_xh + h_{t-1} W_hh + b_h)`` from ``h_0 = 0``; the output
-    ``h_T W_hy + b_y`` is read from the last state; loss ``mean((out - y)^2) / 2``.
+    ``h_T W_hy + b_y`` is read from the last state; the loss is the mean over sequences
+    of ``||out - y||^2 / 2``.
     X has shape (n, T, n_in), y shape (n,) or (n, n_out). ``init_scale`` is the spectral
     radius of the initial W_hh (a random orthogonal matrix times it): above 1 the
     backpropagated gradients can grow exponentially with T (Pascanu et al. 2013).
@@ -191,9 +192,10 @@ class RNN(Model):
         if y is None:
             return params, X
         y = v.float_array("y", y, copy=True).astype(params.dtype)
-        if y.shape not in ((X.shape[0],), (X.shape[0], self.n_out)):
-            raise ValueError(f"y must have shape ({X.shape[0]},) or ({X.shape[0]}, "
-                             f"{self.n_out}) to match X, got {y.shape}")
+        shapes = ((X.shape[0], self.n_out),) + (((X.shape[0],),) if self.n_out == 1 else ())
+        if y.shape not in shapes:
+            raise ValueError(f"y must have shape {' or '.join(map(str, shapes))} to match X "
+                             f"and n_out={self.n_out}, got {y.shape}")
         return params, X, y
 
     def _kernel(self, params, X, y, grad):

@@ -220,3 +220,93 @@ def test_synthetic_regression_with_too_few_rows_is_refused_naming_n(n, dim):
 def test_bad_input_is_refused_with_a_message_naming_the_argument(call, exc, words):
     with pytest.raises(exc, match=words):
         call()
+
+
+# --- the adding problem ------------------------------------------------------------------------
+
+
+def adding_full(**kw):
+    return full(ol.datasets.adding_problem(**kw))
+
+
+@pytest.mark.parametrize("n, length, test_fraction", [(100, 10, 0.2), (4, 2, 0.2),
+                                                      (57, 7, 0.5), (30, 3, 0.1)])
+def test_adding_problem_shapes_and_dtypes(n, length, test_fraction):
+    ds = ol.datasets.adding_problem(n=n, length=length, seed=1, test_fraction=test_fraction)
+    n_test = min(n - 1, max(1, int(round(test_fraction * n))))
+    assert ds.X_train.shape == (n - n_test, length, 2) and ds.y_train.shape == (n - n_test,)
+    assert ds.X_test.shape == (n_test, length, 2) and ds.y_test.shape == (n_test,)
+    assert ds.X_train.dtype == ds.y_train.dtype == np.float64
+    assert (ds.name, ds.n_classes) == ("adding_problem", 0)
+    assert ds.X_train.flags.c_contiguous and ds.X_test.flags.c_contiguous
+
+
+@pytest.mark.parametrize("length", [2, 3, 7, 10, 50])
+def test_adding_problem_has_one_marker_in_each_half_and_numbers_in_0_1(length):
+    X, _ = adding_full(n=400, length=length, seed=2)
+    markers, numbers = X[:, :, 1], X[:, :, 0]
+    assert set(np.unique(markers)) <= {0.0, 1.0}  # length 2: both steps are marked
+    np.testing.assert_array_equal(markers.sum(axis=1), 2.0)
+    half = length // 2
+    np.testing.assert_array_equal(markers[:, :half].sum(axis=1), 1.0)
+    np.testing.assert_array_equal(markers[:, half:].sum(axis=1), 1.0)
+    assert np.all((numbers >= 0) & (numbers <= 1))
+    assert 0.45 < numbers.mean() < 0.55 and numbers.std() == pytest.approx(12 ** -0.5, rel=0.1)
+    # every position of each half gets marked somewhere (positions drawn uniformly)
+    if length <= 10:
+        assert np.all(markers.sum(axis=0) > 0)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_adding_problem_target_is_the_sum_of_the_two_marked_numbers(seed):
+    ds = ol.datasets.adding_problem(n=300, length=20, seed=seed)
+    for X, y in ((ds.X_train, ds.y_train), (ds.X_test, ds.y_test)):
+        expected = np.array([sum(X[i, t, 0] for t in range(X.shape[1]) if X[i, t, 1] == 1.0)
+                             for i in range(len(y))])
+        np.testing.assert_array_equal(y, expected)
+        assert np.all((y >= 0) & (y <= 2))
+        # the target is not just any two numbers: unmarked ones do not add up to it
+        assert not np.allclose(y, X[:, 0, 0] + X[:, -1, 0])
+
+
+def test_adding_problem_is_reproducible_by_seed():
+    a = ol.datasets.adding_problem(n=50, length=8, seed=4)
+    b = ol.datasets.adding_problem(n=50, length=8, seed=4)
+    for u, w in zip(a[:4], b[:4]):
+        np.testing.assert_array_equal(u, w)
+    c = ol.datasets.adding_problem(n=50, length=8, seed=5)
+    assert not np.array_equal(full(a)[0], full(c)[0])
+    assert not np.array_equal(a.y_train, c.y_train)
+
+
+def test_adding_problem_mean_predictor_has_half_mse_near_one_twelfth():
+    """The target is a sum of two U(0, 1): mean 1, variance 1/6, so predicting 1.0 has a
+    mean squared error of 1/6 and the half-MSE the models report (loss = mse/2) of 1/12."""
+    _, y = adding_full(n=6000, length=10, seed=7)
+    assert y.mean() == pytest.approx(1.0, abs=0.02)
+    half_mse = 0.5 * np.mean((y - 1.0) ** 2)
+    assert half_mse == pytest.approx(1 / 12, rel=0.05)
+    # the models' own loss for the constant predictor 1.0 agrees
+    X_, y_ = adding_full(n=200, length=5, seed=8)
+    rnn = ol.models.RNN(2, 1, 1)
+    w = np.zeros(rnn.n_params)
+    w[-1] = 1.0  # b_y = 1 and every weight 0: predicts 1.0 for every sequence
+    assert rnn.loss(w, X_, y_) == pytest.approx(0.5 * np.mean((y_ - 1.0) ** 2), rel=1e-12)
+
+
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda: ol.datasets.adding_problem(length=1), ValueError,
+     r"length must be an integer in \[2, inf\], got 1"),
+    (lambda: ol.datasets.adding_problem(length=0), ValueError, "length"),
+    (lambda: ol.datasets.adding_problem(length=5.0), TypeError, "length must be an integer"),
+    (lambda: ol.datasets.adding_problem(n=3), ValueError,
+     r"n must be an integer in \[4, inf\], got 3"),
+    (lambda: ol.datasets.adding_problem(n=0), ValueError, r"\bn must"),
+    (lambda: ol.datasets.adding_problem(n=10.0), TypeError, "n must be an integer"),
+    (lambda: ol.datasets.adding_problem(seed=-1), ValueError, "seed"),
+    (lambda: ol.datasets.adding_problem(test_fraction=1.0), ValueError, "test_fraction"),
+    (lambda: ol.datasets.adding_problem(test_fraction=0.0), ValueError, "test_fraction"),
+])
+def test_adding_problem_bad_input_is_refused_naming_the_argument(call, exc, words):
+    with pytest.raises(exc, match=words):
+        call()

@@ -396,3 +396,330 @@ def test_a_non_contiguous_X_is_read_like_its_contiguous_copy(layout):
     assert loss == expected[0]
     np.testing.assert_array_equal(grad, expected[1])
     np.testing.assert_array_equal(_mlp.predict(w, X), _mlp.predict(w, np.ascontiguousarray(X)))
+
+
+# --- RNN -------------------------------------------------------------------------------------
+# h_t = tanh(x_t W_xh + h_{t-1} W_hh + b_h), h_0 = 0; out = h_T W_hy + b_y; loss = the mean
+# over sequences of ||out - y||^2 / 2 (+ l2/2 over W_xh, W_hh, W_hy). The naive forward pass
+# below loops over sequences and steps one vector at a time.
+
+
+def rnn_parts(w, d, h, k):
+    """W_xh (d, h), W_hh (h, h), b_h (h), W_hy (h, k), b_y (k), each row major in w."""
+    o1, o2 = d * h, d * h + h * h
+    o3, o4 = o2 + h, o2 + h + h * k
+    assert w.size == o4 + k
+    return (w[:o1].reshape(d, h), w[o1:o2].reshape(h, h), w[o2:o3],
+            w[o3:o4].reshape(h, k), w[o4:])
+
+
+def naive_rnn_output(w, X, h, k):
+    n, T, d = X.shape
+    W_xh, W_hh, b_h, W_hy, b_y = rnn_parts(np.asarray(w, dtype=np.float64), d, h, k)
+    out = np.empty((n, k))
+    for i in range(n):
+        state = np.zeros(h)
+        for t in range(T):
+            state = np.tanh(X[i, t] @ W_xh + state @ W_hh + b_h)
+        out[i] = state @ W_hy + b_y
+    return out
+
+
+def naive_rnn_loss(w, X, y, h, k, l2=0.0):
+    n, _, d = X.shape
+    r = naive_rnn_output(w, X, h, k) - np.reshape(y, (n, k))
+    W_xh, W_hh, _, W_hy, _ = rnn_parts(np.asarray(w, dtype=np.float64), d, h, k)
+    penalty = np.sum(W_xh**2) + np.sum(W_hh**2) + np.sum(W_hy**2)
+    return float(np.mean(0.5 * np.sum(r**2, axis=1)) + 0.5 * l2 * penalty)
+
+
+def rnn_problem(T, h, k, l2, seed=0, n=4, d=3, y1d=False):
+    """(model, params, X, y, naive loss of params) on small random data."""
+    r = np.random.default_rng(seed)
+    model = ol.models.RNN(d, h, k, l2=l2)
+    w = r.normal(size=model.n_params) * 0.6  # biases non-zero too
+    X = r.normal(size=(n, T, d))
+    y = r.normal(size=n) if y1d else r.normal(size=(n, k))
+    return model, w, X, y, lambda v: naive_rnn_loss(v, X, y, h, k, l2)
+
+
+RNN_CASES = [  # T, hidden, n_out, l2, y given 1-D
+    (1, 1, 1, 0.0, True), (1, 3, 2, 0.3, False), (2, 2, 1, 0.3, False),
+    (3, 4, 1, 0.0, True), (4, 3, 2, 0.0, False), (7, 5, 2, 0.3, False),
+    (12, 2, 1, 0.1, True), (5, 6, 1, 0.3, False),
+]
+
+
+def rnn_id(c):
+    return f"T={c[0]}-h={c[1]}-k={c[2]}-l2={c[3]}{'-y1d' if c[4] else ''}"
+
+
+@pytest.mark.parametrize("T, h, k, l2, y1d", RNN_CASES, ids=[rnn_id(c) for c in RNN_CASES])
+def test_rnn_loss_equals_the_naive_forward_pass(T, h, k, l2, y1d):
+    for seed in range(3):
+        model, w, X, y, naive = rnn_problem(T, h, k, l2, seed, y1d=y1d)
+        loss, grad = model.loss_and_grad(w, X, y)
+        assert isinstance(loss, float) and math.isfinite(loss)
+        assert loss == pytest.approx(naive(w), rel=1e-12, abs=1e-14)
+        assert model.loss(w, X, y) == loss
+        assert grad.shape == w.shape and grad.dtype == np.float64
+        if k == 1 and not y1d:  # y of shape (n, 1) and (n,) are the same problem
+            assert model.loss(w, X, y[:, 0]) == loss
+
+
+@pytest.mark.parametrize("T, h, k, l2, y1d", RNN_CASES, ids=[rnn_id(c) for c in RNN_CASES])
+def test_rnn_gradient_equals_finite_differences_of_the_naive_loss(T, h, k, l2, y1d):
+    model, w, X, y, naive = rnn_problem(T, h, k, l2, seed=T + h, y1d=y1d)
+    _, grad = model.loss_and_grad(w, X, y)
+    fd = fd_grad(naive, w)
+    assert np.linalg.norm(fd) > 1e-2
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8 * np.abs(fd).max())
+    # every block of the parameters gets a gradient (W_hh only matters when T > 1)
+    d = X.shape[2]
+    blocks = rnn_parts(grad, d, h, k)
+    for name, block in zip(["W_xh", "W_hh", "b_h", "W_hy", "b_y"], blocks):
+        if name == "W_hh" and T == 1 and l2 == 0:
+            np.testing.assert_array_equal(block, 0.0)
+        else:
+            assert np.abs(block).max() > 1e-6, name
+
+
+def test_rnn_l2_adds_the_penalty_on_the_three_weight_matrices_only():
+    T, h, k, d = 4, 3, 2, 3
+    m0, w, X, y, _ = rnn_problem(T, h, k, 0.0, seed=5)
+    m1 = ol.models.RNN(d, h, k, l2=0.5)
+    f0, g0 = m0.loss_and_grad(w, X, y)
+    f1, g1 = m1.loss_and_grad(w, X, y)
+    is_weight = np.ones(w.size, bool)
+    is_weight[d * h + h * h: d * h + h * h + h] = False  # b_h
+    is_weight[-k:] = False  # b_y
+    assert f1 - f0 == pytest.approx(0.25 * np.sum(w[is_weight] ** 2), rel=1e-12)
+    np.testing.assert_allclose(g1 - g0, 0.5 * w * is_weight, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_rnn_predict_equals_the_naive_forward_pass(k):
+    r = np.random.default_rng(21)
+    model = ol.models.RNN(2, 4, k)
+    w = r.normal(size=model.n_params) * 0.7
+    X = r.normal(size=(6, 5, 2))
+    pred = model.predict(w, X)
+    expected = naive_rnn_output(w, X, 4, k)
+    assert pred.shape == ((6,) if k == 1 else (6, 2))
+    np.testing.assert_allclose(pred.reshape(6, k), expected, rtol=1e-12, atol=1e-14)
+    # the loss is the one of these predictions
+    y = r.normal(size=(6, k))
+    assert model.loss(w, X, y) == pytest.approx(0.5 * np.mean(np.sum((expected - y) ** 2, 1)),
+                                                rel=1e-12)
+    # a non-contiguous X reads like its copy
+    Xs = np.asfortranarray(X)
+    np.testing.assert_array_equal(model.predict(w, Xs), pred)
+
+
+@pytest.mark.parametrize("h, scale", [(1, 1.0), (4, 0.5), (8, 1.2), (32, 1.0), (5, 3.0)])
+def test_rnn_init_is_reproducible_with_w_hh_a_scaled_orthogonal_matrix(h, scale):
+    d, k = 3, 2
+    model = ol.models.RNN(d, h, k, init_scale=scale)
+    w = model.init(seed=4)
+    assert w.shape == (model.n_params,) == (d * h + h * h + h + h * k + k,)
+    assert w.dtype == np.float64
+    np.testing.assert_array_equal(w, model.init(seed=4))
+    np.testing.assert_array_equal(model.init(), model.init(seed=0))
+    assert not np.array_equal(w, model.init(seed=5))
+    W_xh, W_hh, b_h, W_hy, b_y = rnn_parts(w, d, h, k)
+    np.testing.assert_allclose(np.linalg.svd(W_hh, compute_uv=False), scale, rtol=1e-12)
+    np.testing.assert_allclose(W_hh.T @ W_hh, scale**2 * np.eye(h), atol=1e-12 * scale**2)
+    assert np.all(b_h == 0) and np.all(b_y == 0)
+    assert np.abs(W_xh).max() <= 1 / math.sqrt(d)
+    assert np.abs(W_hy).max() <= math.sqrt(6.0 / (h + k))
+    # the same orthogonal matrix for every scale (the scale only multiplies it)
+    other = ol.models.RNN(d, h, k, init_scale=1.0).init(seed=4)
+    np.testing.assert_allclose(W_hh, scale * rnn_parts(other, d, h, k)[1], rtol=1e-15)
+    np.testing.assert_array_equal(rnn_parts(other, d, h, k)[0], W_xh)
+
+
+def test_rnn_init_ranges_fill_their_intervals():
+    d, h, k = 2, 64, 1
+    w = ol.models.RNN(d, h, k).init(seed=1)
+    W_xh, _, _, W_hy, _ = rnn_parts(w, d, h, k)
+    assert np.abs(W_xh).max() > 0.9 / math.sqrt(d) and W_xh.min() < 0 < W_xh.max()
+    r = math.sqrt(6.0 / (h + k))
+    assert np.abs(W_hy).max() > 0.9 * r and W_hy.min() < 0 < W_hy.max()
+
+
+def test_rnn_predict_with_float32_params_is_float32_and_close_to_float64():
+    model, w, X, _, _ = rnn_problem(5, 4, 2, 0.0, seed=3)
+    p64 = model.predict(w, X)
+    p32 = model.predict(w.astype(np.float32), X)
+    assert p32.dtype == np.float32
+    np.testing.assert_allclose(p32, p64, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+def test_rnn_float32_params_give_float32_gradients_close_to_float64(l2):
+    model, w, X, y, _ = rnn_problem(5, 4, 2, l2, seed=3)
+    f64, g64 = model.loss_and_grad(w, X, y)
+    f32, g32 = model.loss_and_grad(w.astype(np.float32), X, y)
+    assert g32.dtype == np.float32
+    assert f32 == pytest.approx(f64, rel=1e-5)
+    np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-5 * np.abs(g64).max())
+    data = ol.datasets.adding_problem(n=20, length=4, seed=0)
+    rnn = ol.models.RNN(2, 3, 1)
+    p = rnn.init().astype(np.float32)
+    hist = ol.models.fit(rnn, ol.optim.GD(0.1), p, data, epochs=1, batch_size=8)
+    assert p.dtype == np.float32 and not hist.diverged
+
+
+_rnn = ol.models.RNN(3, 4, 2)
+_rw = _rnn.init()
+_rX = np.random.default_rng(1).normal(size=(5, 6, 3))
+_ry = np.random.default_rng(2).normal(size=(5, 2))
+
+
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda: _rnn.loss_and_grad(_rw, _rX[:, 0, :].copy(), _ry), ValueError, "X must be 3-D"),
+    (lambda: _rnn.loss_and_grad(_rw, _rX[None], _ry), ValueError, "X must be 3-D"),
+    (lambda: _rnn.predict(_rw, _rX[0]), ValueError, "X must be 3-D"),
+    (lambda: _rnn.loss_and_grad(_rw, _rX[:, :, :2].copy(), _ry), ValueError,
+     r"X must have shape \(n, T, 3\), got \(5, 6, 2\)"),
+    (lambda: _rnn.predict(_rw, np.zeros((5, 6, 4))), ValueError, r"X must have shape \(n, T, 3\)"),
+    (lambda: _rnn.loss_and_grad(_rw, _rX, _ry[:-1]), ValueError,
+     r"y must have shape \(5, 2\) to match X and n_out=2, got \(4, 2\)"),
+    (lambda: _rnn.loss_and_grad(_rw, _rX, np.zeros((5, 3))), ValueError, "y must have shape"),
+    (lambda: _rnn.loss_and_grad(_rw, _rX, np.zeros((5, 2, 1))), ValueError, "y must have shape"),
+    (lambda: _rnn.loss_and_grad(_rw, _rX, np.zeros((2, 5))), ValueError, "y must have shape"),
+    (lambda: _rnn.loss_and_grad(_rw, _rX, np.full((5, 2), np.nan)), ValueError, "y must be finite"),
+    (lambda: _rnn.loss_and_grad(_rw, np.full((5, 6, 3), np.inf), _ry), ValueError,
+     "X must be finite"),
+    (lambda: _rnn.loss_and_grad(_rw[:-1].copy(), _rX, _ry), ValueError,
+     rf"params must have shape \({_rnn.n_params},\)"),
+    (lambda: _rnn.loss_and_grad(np.arange(_rnn.n_params), _rX, _ry), TypeError, "params"),
+    (lambda: ol.models.RNN(3, 4, 2, init_scale=0.0), ValueError,
+     r"init_scale must be in \(0.0, inf\]"),
+    (lambda: ol.models.RNN(3, 4, 2, init_scale=-1.0), ValueError, "init_scale"),
+    (lambda: ol.models.RNN(3, 4, 2, init_scale=np.nan), ValueError, "init_scale must be finite"),
+    (lambda: ol.models.RNN(3, 4, 2, init_scale="1"), TypeError, "init_scale"),
+    (lambda: ol.models.RNN(0, 4), ValueError, "n_in"),
+    (lambda: ol.models.RNN(3, 0), ValueError, "n_hidden"),
+    (lambda: ol.models.RNN(3, 4, 0), ValueError, "n_out"),
+    (lambda: ol.models.RNN(3, 4, l2=-1.0), ValueError, "l2"),
+    (lambda: _rnn.init(seed=-1), ValueError, "seed"),
+])
+def test_rnn_bad_input_is_refused_with_a_message_naming_the_argument(call, exc, words):
+    with pytest.raises(exc, match=words):
+        call()
+
+
+def test_rnn_one_dimensional_y_with_two_outputs_is_refused_or_broadcast():
+    try:
+        loss = _rnn.loss(_rw, _rX, _ry[:, 0])
+    except ValueError as exc:
+        assert str(exc).startswith("y must"), str(exc)
+        return
+    expected = naive_rnn_loss(_rw, _rX, np.repeat(_ry[:, :1], 2, axis=1), 4, 2)
+    assert loss == pytest.approx(expected, rel=1e-12)
+
+
+# --- fit with clip, History.grad_norm ---------------------------------------------------------
+
+
+class RecordingClip:
+    """A fake clip: records a copy of every gradient it gets, optionally scales it in place,
+    and returns a number that says which call it was."""
+
+    def __init__(self, factor=1.0):
+        self.factor = factor
+        self.grads = []
+
+    def __call__(self, g):
+        assert isinstance(g, np.ndarray) and g.dtype == np.float64 and g.ndim == 1
+        self.grads.append(g.copy())
+        if self.factor != 1.0:
+            g *= self.factor
+        return 1000.0 + len(self.grads)
+
+
+@pytest.fixture(scope="module")
+def adding_small():
+    return ol.datasets.adding_problem(n=40, length=6, seed=1)
+
+
+def test_fit_calls_clip_once_per_step_and_records_what_it_returns(adding_small):
+    model = ol.models.RNN(2, 4, 1, init_scale=1.1)
+    w = model.init(seed=2)
+    clip = RecordingClip()
+    hist = ol.models.fit(model, ol.optim.Momentum(0.05, 0.9), w, adding_small, epochs=3,
+                         batch_size=10, clip=clip)
+    steps = 3 * math.ceil(32 / 10)
+    assert hist.state.step == steps == len(clip.grads) == hist.grad_norm.size
+    np.testing.assert_array_equal(hist.grad_norm, 1000.0 + np.arange(1, steps + 1))
+    assert all(g.shape == (model.n_params,) for g in clip.grads)
+    assert not hist.diverged
+    # the same run without clip records the L2 norm of the very gradients clip saw
+    w2 = model.init(seed=2)
+    plain = ol.models.fit(model, ol.optim.Momentum(0.05, 0.9), w2, adding_small, epochs=3,
+                          batch_size=10)
+    np.testing.assert_array_equal(w2, w)  # an identity clip changes nothing
+    np.testing.assert_allclose(plain.grad_norm, [np.linalg.norm(g) for g in clip.grads],
+                               rtol=1e-13)
+    assert np.all(plain.grad_norm > 0) and len(set(plain.grad_norm)) == steps
+
+
+def test_fit_hands_clip_the_gradient_and_steps_with_what_clip_leaves(adding_small):
+    """Full batch GD: the gradients clip sees are the model's at each iterate, and halving
+    them in place is GD with half the rate."""
+    model = ol.models.RNN(2, 3, 1, l2=0.01)
+    lr, epochs = 0.2, 5
+    X, y = adding_small.X_train, adding_small.y_train
+    w = model.init(seed=0)
+    clip = RecordingClip(factor=0.5)
+    ol.models.fit(model, ol.optim.GD(lr), w, adding_small, epochs=epochs, clip=clip)
+    manual = model.init(seed=0)
+    for k in range(epochs):
+        _, g = model.loss_and_grad(manual, X, y)
+        np.testing.assert_allclose(clip.grads[k], g, rtol=1e-9, atol=1e-13)
+        manual = manual - lr * 0.5 * g
+    np.testing.assert_allclose(w, manual, rtol=1e-9, atol=1e-13)
+    # a clip that zeroes the gradient leaves the parameters where they started
+    w0 = model.init(seed=0)
+    zero = RecordingClip(factor=0.0)
+    ol.models.fit(model, ol.optim.GD(lr), w0, adding_small, epochs=2, clip=zero)
+    np.testing.assert_array_equal(w0, model.init(seed=0))
+    assert len(zero.grads) == 2
+
+
+def test_fit_with_clip_grad_norm_records_the_norm_before_clipping(adding_small):
+    model = ol.models.RNN(2, 4, 1, init_scale=1.5)
+    seen = []
+
+    def clip(g):
+        seen.append(np.linalg.norm(g))
+        out = ol.clipping.clip_grad_norm(g, 0.05)
+        assert np.linalg.norm(g) <= 0.05
+        return out
+
+    w = model.init(seed=1)
+    hist = ol.models.fit(model, ol.optim.GD(0.1), w, adding_small, epochs=2, batch_size=8,
+                         clip=clip)
+    np.testing.assert_allclose(hist.grad_norm, seen, rtol=1e-13)
+    assert np.max(hist.grad_norm) > 0.05  # clipping really happened
+
+
+def test_fit_without_clip_records_the_l2_norm_of_each_full_batch_gradient(adding_small):
+    model = ol.models.RNN(2, 3, 1)
+    w = model.init(seed=3)
+    manual = w.copy()
+    hist = ol.models.fit(model, ol.optim.GD(0.3), w, adding_small, epochs=4)
+    for k in range(4):
+        _, g = model.loss_and_grad(manual, adding_small.X_train, adding_small.y_train)
+        assert hist.grad_norm[k] == pytest.approx(np.linalg.norm(g), rel=1e-9)
+        manual = manual - 0.3 * g
+
+
+@pytest.mark.parametrize("bad", [1.0, "clip", [lambda g: 0.0], 0])
+def test_fit_refuses_a_clip_that_is_not_callable_and_leaves_params(bad, adding_small):
+    model = ol.models.RNN(2, 3, 1)
+    w = model.init()
+    with pytest.raises(TypeError, match="clip must be None or a function"):
+        ol.models.fit(model, ol.optim.GD(0.1), w, adding_small, clip=bad)
+    np.testing.assert_array_equal(w, model.init())

@@ -159,7 +159,10 @@ def rnn(w, X, y, n_hidden, l2, grad):
     gb_y[:] = r.sum(axis=0)
     dh = r @ W_hy.T
     for t in range(T, 0, -1):
-        da = dh * (1.0 - H[t] * H[t])
+        da = dh.copy()                    # back through tanh, elementwise to keep the dtype
+        for i in range(n):
+            for j in range(h):
+                da[i, j] *= 1.0 - H[t, i, j] * H[t, i, j]
         gW_xh += np.ascontiguousarray(X[:, t - 1, :]).T @ da
         gW_hh += H[t - 1].T @ da
         gb_h += da.sum(axis=0)

@@ -15,8 +15,12 @@ dampening, Nesterov, weight decay and maximize, some under a MultiStepLR.
 Writes ``adaptive_torch.npz`` (see :func:`adaptive_runs`): torch.optim.Adagrad, RMSprop,
 Adam, AdamW and NAdam over their options, in float64 and float32, some under a scheduler.
 
+Writes ``clipping_torch.npz`` (see :func:`clipping_runs`): torch.nn.utils.clip_grad_norm_
+over norm types 1, 2, 3 and inf, thresholds below, at and above the norm, zero and
+non-finite gradients (with and without error_if_nonfinite), and clip_grad_value_.
+
 Each file can be written alone: ``python tests/reference/generate_reference.py momentum``
-(names: sgd, schedules, momentum, adaptive; none means all).
+(names: sgd, schedules, momentum, adaptive, clipping; none means all).
 """
 
 import json
@@ -484,9 +488,142 @@ def adaptive_runs():
     np.savez_compressed(HERE / "adaptive_torch.npz", **out)
 
 
+# The clipping cases. Norm cases: (shapes, norm_type, regime, dtype); the regime fixes
+# the gradient and max_norm (relative to torch's own total norm where it says so).
+# Value cases: (arrays, clip_value, dtype). Stored in the npz as JSON beside the values;
+# tests/test_clipping.py reads them from there.
+CLIP_SHAPES = [[(3,), (2, 3), (4, 1, 2)], [(7,)], [(1,), (5, 5), (2, 2, 2, 2)], [(6,)]]
+CLIP_REGIMES = [
+    "far_below",    # max_norm = 10 * total: coef clamps to exactly 1
+    "below",        # max_norm = total * (1 + 1e-9): within 1e-6 below, torch still shrinks
+    "at",           # max_norm = total
+    "above",        # max_norm = total * (1 - 1e-9)
+    "max=0.1", "max=1", "max=5", "max=1000",  # fixed thresholds, gradients of norm ~0.1-20
+    "zero",         # all-zero gradient
+    "inf", "-inf", "nan", "nan+inf",  # non-finite entries, error_if_nonfinite=False
+    "inf-raise", "nan-raise",          # the same with error_if_nonfinite=True
+]
+CLIP_NORM_TYPES = [1.0, 2.0, 3.0, "inf"]
+CLIP_VALUE_CASES = [
+    ([[0.5, -0.5, 0.4999, 0.5001, -0.5001, 0.0, -0.0]], 0.5, "float64"),
+    ([[3.0, -7.0, 1e300, -1e-300], [[2.0, -2.0], [1.0, 0.25]]], 2.0, "float64"),
+    ([[np.inf, -np.inf, np.nan, 1.0, -1.0]], 1.0, "float64"),
+    ([[np.nan, 5.0], [[-np.inf]], [0.1, -0.1, 0.2]], 0.15, "float64"),
+    ("normal", 1.0, "float64"),
+    ("normal", 0.01, "float64"),
+    ("normal", 1e3, "float64"),
+    ("normal", 0.3, "float32"),
+    ([[0.3, -0.7, np.inf, np.nan]], 0.5, "float32"),
+]
+
+
+def _clip_params(arrays, dtype):
+    ps = []
+    for a in arrays:
+        p = torch.zeros(a.shape, dtype=dtype, requires_grad=True)
+        p.grad = torch.tensor(a, dtype=dtype)
+        ps.append(p)
+    return ps
+
+
+def _clip_grads(r, shapes, regime, dtype):
+    scale = float(r.choice([0.05, 1.0, 3.0]))
+    arrays = [r.normal(size=s) * scale for s in shapes]
+    if regime == "zero":
+        arrays = [np.zeros(s) for s in shapes]
+    bad = {"inf": [np.inf], "-inf": [-np.inf], "nan": [np.nan], "nan+inf": [np.nan, np.inf],
+           "inf-raise": [np.inf], "nan-raise": [np.nan]}.get(regime, [])
+    for k, val in enumerate(bad):  # put them in different arrays, at random places
+        a = arrays[(k + 1) % len(arrays)].reshape(-1)
+        a[r.integers(a.size)] = val
+    return [a.astype(dtype) for a in arrays]
+
+
+def clipping_runs():
+    """Write ``clipping_torch.npz``.
+
+    Keys: ``norm_cases`` (JSON list: id, regime, norm_type (a float or "inf"),
+    max_norm, error_if_nonfinite, dtype, single (the gradient was one tensor, not a
+    list), shapes, raises (null, or the name of the exception torch raised)),
+    ``value_cases`` (JSON list: id, clip_value, dtype, shapes), ``versions`` (JSON);
+    per norm case ``<id>/in`` (the gradients, flattened and concatenated in the order of
+    ``shapes``), ``<id>/out`` (the same after ``torch.nn.utils.clip_grad_norm_``; equal
+    to the input when it raised) and ``<id>/total`` (its return value as float64; NaN
+    when it raised); per value case ``<id>/in`` and ``<id>/out`` (after
+    ``clip_grad_value_``, which returns None).
+    """
+    r = np.random.default_rng(4)
+    out, norm_cases, value_cases = {}, [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        specs = [(shapes, p, regime, "float64") for p in CLIP_NORM_TYPES
+                 for regime in CLIP_REGIMES for shapes in CLIP_SHAPES[:1]]
+        specs += [(CLIP_SHAPES[1 + k % 3], p, regime, "float64")
+                  for k, p in enumerate(CLIP_NORM_TYPES)
+                  for regime in ("below", "at", "above", "max=1", "inf", "nan")]
+        # entries 1e200: the L2 norm overflows to inf although every entry is finite
+        specs += [(CLIP_SHAPES[0], 2.0, "overflow", "float64"),
+                  (CLIP_SHAPES[0], 2.0, "overflow-raise", "float64"),
+                  (CLIP_SHAPES[0], 2.0, "max=1", "float32"),
+                  (CLIP_SHAPES[2], "inf", "max=0.1", "float32"),
+                  (CLIP_SHAPES[2], 2.0, "below", "float32")]
+        for i, (shapes, p, regime, dtype) in enumerate(specs):
+            cid = f"norm{i}"
+            tdtype = getattr(torch, dtype)
+            if regime.startswith("overflow"):
+                arrays = [np.full(s, 1e200) for s in shapes]
+            else:
+                arrays = _clip_grads(r, shapes, regime, dtype)
+            tp = float("inf") if p == "inf" else p
+            single = len(shapes) == 1 and shapes[0] == (6,)
+            total = float(torch.nn.utils.get_total_norm(
+                [torch.tensor(a) for a in arrays], tp))
+            if regime.startswith("max="):
+                max_norm = float(regime[4:])
+            else:
+                factor = {"far_below": 10.0, "below": 1 + 1e-9, "at": 1.0,
+                          "above": 1 - 1e-9}.get(regime, 1.0)
+                max_norm = total * factor if np.isfinite(total) and total > 0 else 1.0
+            raising = regime.endswith("-raise")
+            params = _clip_params(arrays, tdtype)
+            raises = None
+            try:
+                ret = torch.nn.utils.clip_grad_norm_(params[0] if single else params,
+                                                     max_norm, tp,
+                                                     error_if_nonfinite=raising)
+                ret = float(ret)
+            except RuntimeError as exc:
+                raises, ret = type(exc).__name__, np.nan
+            assert raising == (raises is not None), (cid, regime)
+            out[f"{cid}/in"] = np.concatenate([a.ravel() for a in arrays])
+            out[f"{cid}/out"] = np.concatenate([pt.grad.numpy().ravel() for pt in params])
+            if raises:
+                assert np.array_equal(out[f"{cid}/in"], out[f"{cid}/out"], equal_nan=True)
+            out[f"{cid}/total"] = np.array(ret, dtype=np.float64)
+            norm_cases.append(dict(id=cid, regime=regime, norm_type=p, max_norm=max_norm,
+                                   error_if_nonfinite=raising, dtype=dtype, single=single,
+                                   shapes=[list(a.shape) for a in arrays], raises=raises))
+        for i, (arrays, c, dtype) in enumerate(CLIP_VALUE_CASES):
+            cid = f"value{i}"
+            if arrays == "normal":
+                arrays = [r.normal(size=s) * float(r.choice([0.01, 1.0, 10.0]))
+                          for s in CLIP_SHAPES[i % 3]]
+            arrays = [np.array(a, dtype=dtype) for a in arrays]
+            params = _clip_params(arrays, getattr(torch, dtype))
+            assert torch.nn.utils.clip_grad_value_(params, c) is None
+            out[f"{cid}/in"] = np.concatenate([a.ravel() for a in arrays])
+            out[f"{cid}/out"] = np.concatenate([pt.grad.numpy().ravel() for pt in params])
+            value_cases.append(dict(id=cid, clip_value=c, dtype=dtype,
+                                    shapes=[list(a.shape) for a in arrays]))
+    out["norm_cases"] = np.array(json.dumps(norm_cases))
+    out["value_cases"] = np.array(json.dumps(value_cases))
+    out["versions"] = np.array(json.dumps({"torch": torch.__version__}))
+    np.savez_compressed(HERE / "clipping_torch.npz", **out)
+
+
 if __name__ == "__main__":
     print("torch", torch.__version__)
     writers = {"sgd": sgd_runs, "schedules": schedule_runs, "momentum": momentum_runs,
-               "adaptive": adaptive_runs}
+               "adaptive": adaptive_runs, "clipping": clipping_runs}
     for name in sys.argv[1:] or writers:
         writers[name]()
