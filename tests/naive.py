@@ -136,3 +136,16 @@ def run_steps(opt, p0, grads, dtype=np.float64):
         state = opt.step(w, g.astype(dtype), state)
         out[k] = w
     return out, state
+
+
+class Wrapped:
+    """A built-in landscape seen through value/grad only (forces the Python loop)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def value(self, x):
+        return self.fn.value(x)
+
+    def grad(self, x):
+        return self.fn.grad(x)

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import optlib as ol
-from naive import run_steps
+from naive import Wrapped, run_steps
 
 O = ol.optim
 REF = Path(__file__).parent / "reference" / "adaptive_torch.npz"
@@ -375,19 +375,6 @@ def test_optimizers_match_live_torch(s):
 
 
 # --- naive loops on both trajectory paths and through opt.step -----------------------------
-
-class Wrapped:
-    """A built-in landscape seen through value/grad only (forces the Python loop)."""
-
-    def __init__(self, fn):
-        self.fn = fn
-
-    def value(self, x):
-        return self.fn.value(x)
-
-    def grad(self, x):
-        return self.fn.grad(x)
-
 
 SETTINGS = [
     ("Adagrad", 0.1, dict(lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1)),

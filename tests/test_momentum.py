@@ -19,7 +19,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import optlib as ol
-from naive import run_steps
+from naive import Wrapped, run_steps
 
 O = ol.optim
 REF = Path(__file__).parent / "reference" / "momentum_torch.npz"
@@ -108,19 +108,6 @@ class PlainQuadratic:
 
     def grad(self, x):
         return self.A @ (x - self.c)
-
-
-class Wrapped:
-    """A built-in landscape seen through value/grad only (forces the Python loop)."""
-
-    def __init__(self, fn):
-        self.fn = fn
-
-    def value(self, x):
-        return self.fn.value(x)
-
-    def grad(self, x):
-        return self.fn.grad(x)
 
 
 def lr_of(case):
