@@ -26,18 +26,25 @@ class Model:
     """Base class: ``n_params``, ``init``, ``loss_and_grad``, ``loss``, ``predict``."""
 
     classifier = True
+    x_ndim = 2  #: rows of features; the RNN takes (sequences, steps, features)
 
     def __init__(self, l2=0.0):
         self.l2 = v.real("l2", l2, low=0.0)
 
     def _check(self, params, X, y=None):
         params = v.float_array("params", params, shape=(self.n_params,), finite=False)
-        X = v.float_array("X", X, ndim=2, copy=True)
-        if X.shape[1] != self.n_in:
-            raise ValueError(f"X must have {self.n_in} columns for {self!r}, got {X.shape[1]}")
+        X = v.float_array("X", X, ndim=self.x_ndim, copy=True)
+        if X.shape[-1] != self.n_in:
+            raise ValueError(self._x_shape_error(X))
         X = X.astype(params.dtype, copy=False)
         if y is None:
             return params, X
+        return params, X, self._check_y(y, X, params.dtype)
+
+    def _x_shape_error(self, X):
+        return f"X must have {self.n_in} columns for {self!r}, got {X.shape[1]}"
+
+    def _check_y(self, y, X, dtype):
         y = np.asarray(y)
         if y.shape != (X.shape[0],):
             raise ValueError(f"y must have shape ({X.shape[0]},) to match X, got {y.shape}")
@@ -49,8 +56,8 @@ class Model:
                                  f"got values from {y.min()} to {y.max()}")
             y = np.ascontiguousarray(y, dtype=np.int64)
         else:
-            y = v.float_array("y", y).astype(params.dtype)
-        return params, X, y
+            y = v.float_array("y", y).astype(dtype)
+        return y
 
     def loss_and_grad(self, params, X, y):
         """(mean loss over the rows of X, its gradient as a new array like ``params``)."""
@@ -183,20 +190,18 @@ class RNN(Model):
                                (self.init_scale * Q).ravel(), np.zeros(h),
                                rng.uniform(-r_out, r_out, h * k), np.zeros(k)])
 
-    def _check(self, params, X, y=None):
-        params = v.float_array("params", params, shape=(self.n_params,), finite=False)
-        X = v.float_array("X", X, ndim=3, copy=True)
-        if X.shape[2] != self.n_in:
-            raise ValueError(f"X must have shape (n, T, {self.n_in}), got {X.shape}")
-        X = X.astype(params.dtype, copy=False)
-        if y is None:
-            return params, X
-        y = v.float_array("y", y, copy=True).astype(params.dtype)
+    x_ndim = 3
+
+    def _x_shape_error(self, X):
+        return f"X must have shape (n, T, {self.n_in}), got {X.shape}"
+
+    def _check_y(self, y, X, dtype):
+        y = v.float_array("y", y, copy=True).astype(dtype)
         shapes = ((X.shape[0], self.n_out),) + (((X.shape[0],),) if self.n_out == 1 else ())
         if y.shape not in shapes:
             raise ValueError(f"y must have shape {' or '.join(map(str, shapes))} to match X "
                              f"and n_out={self.n_out}, got {y.shape}")
-        return params, X, y
+        return y
 
     def _kernel(self, params, X, y, grad):
         y2 = np.ascontiguousarray(y.reshape(len(y), -1), dtype=params.dtype)
