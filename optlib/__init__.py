@@ -29,6 +29,7 @@ _SUBMODULES = (
     "optim",
     "schedules",
     "clipping",
+    "second_order",
     "theory",
     "trajectory",
     "models",
