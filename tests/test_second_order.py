@@ -349,9 +349,9 @@ def test_lbfgs_memory_sizes_converge(m):
     check_strong_wolfe(fn, res)
 
 
-def test_lbfgs_solves_a_quadratic_in_at_most_n_plus_one_steps_with_exact_memory():
-    """With full memory and exact line searches BFGS ends in n steps on a quadratic; the
-    Wolfe search is not exact, so allow a few more, far fewer than gradient descent."""
+def test_lbfgs_beats_steepest_descent_on_an_ill_conditioned_quadratic():
+    """kappa = 1000: gradient descent needs thousands of steps, L-BFGS tens. (With exact
+    line searches BFGS would end in n = 8 steps; the Wolfe search is inexact.)"""
     rng = np.random.default_rng(1)
     A = random_spd(rng, 8, cond=1e3)
     b = rng.normal(size=8)
@@ -362,7 +362,7 @@ def test_lbfgs_solves_a_quadratic_in_at_most_n_plus_one_steps_with_exact_memory(
     assert res.status == "converged"
     # gtol 1e-7 on a gradient A x - b with eigenvalues >= 1 bounds the error by 1e-7
     np.testing.assert_allclose(res.x, np.linalg.solve(A, b), atol=1e-7 * np.sqrt(8))
-    assert res.n_iter <= 30 < 10 * res.n_iter < gd.n_iter
+    assert res.n_iter <= 100 and 20 * res.n_iter < gd.n_iter
 
 
 def test_lbfgs_armijo_skips_pairs_without_positive_curvature():
