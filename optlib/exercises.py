@@ -606,3 +606,135 @@ def check_clip_value(clip_value):
     ]
     return run_checker("clip_value", clip_value, lambda g, c: np.clip(g, -c, c), cases,
                        mistakes, rtol=1e-12)
+
+
+# --- Chapter 6 -------------------------------------------------------------------
+
+def _newton_step(x, grad, hess):
+    return x - np.linalg.solve(hess, grad)
+
+
+def check_newton_step(newton_step):
+    """Exercise: ``newton_step(x, grad, hess)`` returns x - H^{-1} g."""
+    rng = np.random.default_rng(6)
+    cases = [(np.array([1.0, 2.0]), np.array([2.0, -1.0]), np.array([[2.0, 0.0], [0.0, 4.0]]))]
+    for dim in (2, 3, 5):
+        cases.append((rng.normal(size=dim), rng.normal(size=dim), _spd(rng, dim, 20.0)))
+    mistakes = [
+        (lambda x, g, H: x + np.linalg.solve(H, g),
+         "step against the gradient: x - H^{-1} g, not x + H^{-1} g."),
+        (lambda x, g, H: x - H @ g,
+         "use the *inverse* Hessian: solve H d = g (np.linalg.solve(H, g)), not H @ g."),
+        (lambda x, g, H: x - g / np.diag(H),
+         "use the whole Hessian, not only its diagonal: np.linalg.solve(H, g)."),
+        (lambda x, g, H: -np.linalg.solve(H, g),
+         "return the new point x - H^{-1} g, not the step alone."),
+        (lambda x, g, H: x - g,
+         "scale the gradient by the inverse Hessian."),
+    ]
+    return run_checker("newton_step", newton_step, _newton_step, cases, mistakes, rtol=1e-9)
+
+
+def _backtracking(f, x, d, g, alpha0=1.0, c1=1e-4, shrink=0.5, probe=None):
+    """The reference; ``probe`` (a mistake model) moves along another direction."""
+    alpha, f0, slope = alpha0, f(x), g @ d
+    probe = d if probe is None else probe
+    for _ in range(60):
+        if f(x + alpha * probe) <= f0 + c1 * alpha * slope:
+            return alpha
+        alpha *= shrink
+    return alpha
+
+
+def _backtracking_cases():
+    cases = []
+    for name, x in (("rosenbrock", [-1.2, 1.0]), ("rosenbrock", [0.0, 1.5]),
+                    ("himmelblau", [1.0, -1.0]), ("beale", [2.0, 0.2])):
+        fn = functions.get(name)
+        x = np.array(x)
+        g = fn.grad(x)
+        cases.append((fn.value, x, -g, g, 1.0, 1e-4, 0.5))
+        cases.append((fn.value, x, -g / np.linalg.norm(g), g, 1.0, 0.9, 0.5))
+        H = fn.hess(x)
+        d = -np.linalg.solve(H, g)
+        if g @ d < 0:  # Newton's direction, where it descends: then d != -g
+            cases.append((fn.value, x, d, g, 1.0, 0.3, 0.5))
+    fn = functions.rosenbrock()
+    x = np.array([0.5, 0.8])
+    g = fn.grad(x)
+    cases.append((fn.value, x, -g, g, 2.0, 1e-4, 0.3))
+    return cases
+
+
+def check_backtracking(backtracking):
+    """Exercise: ``backtracking(f, x, d, g, alpha0, c1, shrink)`` returns the first step
+    length alpha0 * shrink^j meeting the Armijo condition."""
+    mistakes = [
+        (lambda f, x, d, g, a, c1, s: _backtracking(f, x, d, g, a, 0.0, s),
+         "require a *sufficient* decrease, f(x + a d) <= f(x) + c1 a g.d, not only "
+         "f(x + a d) <= f(x)."),
+        (lambda f, x, d, g, a, c1, s: _backtracking(f, x, d, -g, a, c1, s),
+         "the slope g.d is negative along a descent direction: add c1 * alpha * (g @ d), "
+         "do not subtract it."),
+        (lambda f, x, d, g, a, c1, s: _backtracking(f, x, -g, g, a, c1, s),
+         "test the step along d, the direction you were given, not along -g."),
+        (lambda f, x, d, g, a, c1, s: _backtracking(f, x, d, g, a, c1, s, probe=-g),
+         "test the step along d, the direction you were given, not along -g."),
+        (lambda f, x, d, g, a, c1, s: _backtracking(f, x, d, g, a * s, c1, s),
+         "try alpha0 itself first, before shrinking."),
+        (lambda f, x, d, g, a, c1, s: _backtracking(f, x, d, g, a, c1, s) * s,
+         "return the first alpha that passes the test, not the next smaller one."),
+        (lambda f, x, d, g, a, c1, s: _backtracking(f, x, d, g, a, c1, 0.5),
+         "shrink by the factor you are given, `shrink`, not a fixed 0.5."),
+    ]
+    return run_checker("backtracking", backtracking, _backtracking, _backtracking_cases(),
+                       mistakes, rtol=1e-12)
+
+
+def _two_loop(g, s_list, y_list, order="right", gamma_kind="right"):
+    q = np.array(g, dtype=float)
+    alphas = []
+    pairs = list(zip(s_list, y_list))
+    first = pairs[::-1] if order == "right" else pairs
+    for s, y in first:
+        a = (s @ q) / (y @ s)
+        alphas.append(a)
+        q = q - a * y
+    s, y = pairs[-1]
+    gamma = {"right": (s @ y) / (y @ y), "none": 1.0, "inverted": (y @ y) / (s @ y)}
+    r = gamma[gamma_kind] * q
+    second = list(zip(first[::-1], alphas[::-1]))
+    for (s, y), a in second:
+        b = (y @ r) / (y @ s)
+        r = r + (a - b) * s
+    return r
+
+
+def _two_loop_cases():
+    rng = np.random.default_rng(16)
+    cases = []
+    for n, k in ((2, 1), (3, 2), (5, 3), (6, 5)):
+        A = _spd(rng, n, 50.0)
+        s_list = [rng.normal(size=n) for _ in range(k)]
+        cases.append((rng.normal(size=n), s_list, [A @ s for s in s_list]))
+    return cases
+
+
+def check_two_loop(two_loop):
+    """Exercise: ``two_loop(g, s_list, y_list)`` returns H g, the L-BFGS inverse-Hessian
+    approximation (pairs oldest first, H_0 = gamma I from the newest pair) times g."""
+    mistakes = [
+        (lambda g, S, Y: _two_loop(g, S, Y, order="reversed"),
+         "the first loop runs from the *newest* pair back to the oldest, the second "
+         "from the oldest forward."),
+        (lambda g, S, Y: _two_loop(g, S, Y, gamma_kind="none"),
+         "scale q by gamma = s.y / y.y of the newest pair between the two loops."),
+        (lambda g, S, Y: _two_loop(g, S, Y, gamma_kind="inverted"),
+         "gamma is s.y / y.y (a step length: s over y), not y.y / s.y."),
+        (lambda g, S, Y: -_two_loop(g, S, Y),
+         "return H g itself; the search direction -H g is the caller's business."),
+        (lambda g, S, Y: _two_loop(g, S[-1:], Y[-1:]),
+         "use every pair in the lists, not only the newest."),
+    ]
+    return run_checker("two_loop", two_loop, _two_loop, _two_loop_cases(), mistakes,
+                       rtol=1e-9)

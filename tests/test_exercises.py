@@ -434,3 +434,117 @@ def test_the_global_norm_checker_accepts_optlib_exact_clipping(capsys):
 
     ok, out = check(E.check_clip_global_norm, via_optlib, capsys)
     assert ok, out
+
+
+# --- chapter 6: newton_step, backtracking, two_loop ------------------------------
+
+def newton_right(x, grad, hess):
+    return x - np.linalg.inv(hess) @ grad
+
+
+def backtracking_right(f, x, d, g, alpha0=1.0, c1=1e-4, shrink=0.5):
+    alpha = alpha0
+    while f(x + alpha * d) > f(x) + c1 * alpha * (g @ d):
+        alpha *= shrink
+    return alpha
+
+
+def two_loop_right(g, s_list, y_list):
+    """Written independently of the checker: the explicit BFGS matrix recursion."""
+    s, y = s_list[-1], y_list[-1]
+    n = g.size
+    H = (s @ y) / (y @ y) * np.eye(n)
+    for s, y in zip(s_list, y_list):
+        rho = 1 / (y @ s)
+        V = np.eye(n) - rho * np.outer(y, s)
+        H = V.T @ H @ V + rho * np.outer(s, s)
+    return H @ g
+
+
+@pytest.mark.parametrize("checker, answer", [
+    (E.check_newton_step, newton_right),
+    (E.check_backtracking, backtracking_right),
+    (E.check_two_loop, two_loop_right),
+])
+def test_chapter6_checkers_accept_right_answers_and_report_stubs(checker, answer, capsys):
+    ok, out = check(checker, answer, capsys)
+    assert ok and "cases pass" in out
+    ok, out = check(checker, stub, capsys)
+    assert ok is False and "not attempted yet" in out
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda x, g, H: x + np.linalg.solve(H, g), "against the gradient"),
+    (lambda x, g, H: x - H @ g, "*inverse* Hessian"),
+    (lambda x, g, H: x - g / np.diag(H), "not only its diagonal"),
+    (lambda x, g, H: -np.linalg.solve(H, g), "not the step alone"),
+    (lambda x, g, H: np.linalg.solve(H, x), "different value"),
+])
+def test_newton_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_newton_step, answer, capsys)
+    assert ok is False and hint in out
+
+
+def bt(f, x, d, g, alpha0, c1, shrink, *, cond="armijo", first=None, after=False):
+    """A family of plausible wrong backtracking searches."""
+    alpha = alpha0 if first is None else first(alpha0, shrink)
+
+    def ok(a):
+        if cond == "armijo":
+            return f(x + a * d) <= f(x) + c1 * a * (g @ d)
+        if cond == "simple":
+            return f(x + a * d) < f(x)
+        if cond == "minus":
+            return f(x + a * d) <= f(x) - c1 * a * (g @ d)
+        return f(x - a * g) <= f(x) + c1 * a * (g @ d)  # cond == "gradient"
+
+    for _ in range(60):
+        if ok(alpha):
+            return alpha * shrink if after else alpha
+        alpha *= shrink
+    return alpha
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda *a: bt(*a, cond="simple"), "*sufficient* decrease"),
+    (lambda *a: bt(*a, cond="minus"), "do not subtract it"),
+    (lambda *a: bt(*a, cond="gradient"), "not along -g"),
+    (lambda *a: bt(*a, first=lambda a0, s: a0 * s), "try alpha0 itself first"),
+    (lambda *a: bt(*a, after=True), "not the next smaller one"),
+    (lambda f, x, d, g, a0, c1, s: bt(f, x, d, g, a0, c1, 0.5), "not a fixed 0.5"),
+    (lambda f, x, d, g, a0, c1, s: 1.0, "different value"),
+])
+def test_backtracking_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_backtracking, answer, capsys)
+    assert ok is False and hint in out
+
+
+def two_loop_variant(g, S, Y, *, reverse_first=False, gamma="sy/yy", negate=False,
+                     newest_only=False):
+    if newest_only:
+        S, Y = S[-1:], Y[-1:]
+    pairs = list(zip(S, Y))
+    first = pairs if reverse_first else pairs[::-1]
+    q, alphas = g.copy(), []
+    for s, y in first:
+        alphas.append(s @ q / (y @ s))
+        q -= alphas[-1] * y
+    s, y = pairs[-1]
+    r = {"sy/yy": s @ y / (y @ y), "1": 1.0, "yy/sy": y @ y / (s @ y)}[gamma] * q
+    for (s, y), a in reversed(list(zip(first, alphas))):
+        r += (a - y @ r / (y @ s)) * s
+    return -r if negate else r
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda g, S, Y: two_loop_variant(g, S, Y, reverse_first=True), "*newest* pair back"),
+    (lambda g, S, Y: two_loop_variant(g, S, Y, gamma="1"), "scale q by gamma"),
+    (lambda g, S, Y: two_loop_variant(g, S, Y, gamma="yy/sy"), "not y.y / s.y"),
+    (lambda g, S, Y: two_loop_variant(g, S, Y, negate=True), "return H g itself"),
+    (lambda g, S, Y: two_loop_variant(g, S, Y, newest_only=True), "every pair"),
+])
+def test_two_loop_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    assert two_loop_variant(*E._two_loop_cases()[2]) == pytest.approx(
+        two_loop_right(*E._two_loop_cases()[2]))
+    ok, out = check(E.check_two_loop, answer, capsys)
+    assert ok is False and hint in out
