@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib import animation
 
 from . import _validate as v
-from . import datasets, models, optim, plotting, schedules, trajectory
+from . import datasets, models, optim, plotting, schedules, second_order, trajectory
 from .functions import TestFunction
 
 #: Size budget of one explorable, in bytes of HTML; tests hold every explorable to it.
@@ -234,3 +234,53 @@ def clipping_thresholds(thresholds=(None, 3.0, 1.0, 0.3, 0.1), epochs=25, runs=N
         fig.tight_layout()
 
     return _player(fig, draw, len(runs))
+
+
+#: The methods of chapter 6's widget and explorable.
+SECOND_ORDER_CHOICES = ("Newton (pure)", "Newton (damped)", "Newton (modified)", "L-BFGS")
+
+
+def second_order_run(fn, method, x0=None, m=5):
+    """One run of a chapter 6 method on a landscape (``m``: L-BFGS's memory)."""
+    v.choice("method", method, SECOND_ORDER_CHOICES)
+    if method == "L-BFGS":
+        return second_order.lbfgs(fn, x0, m=m, gtol=1e-8, ftol=0.0, max_iter=300)
+    kind = method[len("Newton ("):-1]
+    return second_order.newton(fn, x0, method=kind, gtol=1e-8, max_iter=100)
+
+
+def second_order_cases():
+    """Chapter 6's frames: every method from Himmelblau's (0, 0), where the Hessian is
+    negative definite, then from Rosenbrock's customary start; L-BFGS with m = 1, 3, 10."""
+    from .functions import himmelblau, rosenbrock
+
+    cases = []
+    for fn, x0 in ((himmelblau(), [0.0, 0.0]), (rosenbrock(), [-1.2, 1.0])):
+        cases += [(fn, x0, method, 5) for method in SECOND_ORDER_CHOICES[:3]]
+        cases += [(fn, x0, "L-BFGS", m) for m in (1, 3, 10)]
+    return cases
+
+
+def second_order_gallery(cases=None, dpi=55):
+    """One frame per ``(fn, x0, method, m)`` in ``cases`` (default: chapter 6's,
+    :func:`second_order_cases`): the path and the convergence of that run, drawn as the
+    second-order widget draws them."""
+    cases = second_order_cases() if cases is None else list(cases)
+    if not 2 <= len(cases) <= 40:
+        raise ValueError(f"cases must hold 2 to 40 settings, got {len(cases)}")
+    dpi = v.integer("dpi", dpi, low=30, high=150)
+    runs = [second_order_run(fn, method, x0, m) for fn, x0, method, m in cases]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), dpi=dpi)
+
+    def draw(i):
+        for ax in axes:
+            ax.clear()
+        fn, x0, method, m = cases[i]
+        label = f"{method}, m = {m}" if method == "L-BFGS" else method
+        color = plotting.color("lbfgs" if method == "L-BFGS" else "newton")
+        plotting.second_order_panels(fn, runs[i], axes, label=label, color=color)
+        fig.suptitle(f"{label} on {fn.name} from {tuple(np.round(runs[i].path[0], 2))} "
+                     f"({i + 1} of {len(cases)})")
+        fig.tight_layout()
+
+    return _player(fig, draw, len(cases))

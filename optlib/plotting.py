@@ -226,6 +226,29 @@ def race_panels(fn, runs, k, axes):
     axes[1].legend(fontsize=7)
 
 
+def second_order_panels(fn, res, axes, label=None, color=None):
+    """One run of :mod:`optlib.second_order` (a ``Result``): its path on the contour map
+    (``axes[0]``) and ``f - f*`` per iteration with the step lengths (``axes[1]``).
+    Drawn by the second-order widget and by its explorable."""
+    color = color or COLORS["newton"]
+    contour(fn, axes[0])
+    path(axes[0], res.path, label=label, color=color)
+    axes[0].legend(loc="upper right", fontsize=8)
+    gap = res.loss - fn.min_value
+    axes[1].semilogy(np.where(gap > 0, gap, np.nan), "o-", ms=3, color=color, label=label)
+    axes[1].set_xlabel("iteration $k$")
+    axes[1].set_ylabel("$f(x_k) - f^*$")
+    axes[1].set_xlim(0, max(1, res.n_iter))
+    short = res.step_size < 1.0
+    if short.any():  # mark the iterations whose line search shortened the step
+        k = np.flatnonzero(short) + 1
+        axes[1].semilogy(k, np.where(gap[k] > 0, gap[k], np.nan), "x", color=PALETTE["black"],
+                         label="step < 1")
+    axes[1].legend(loc="upper right", fontsize=8)
+    axes[1].set_title(f"{res.status} after {res.n_iter} iterations, "
+                      f"{res.n_evals} evaluations", fontsize=9)
+
+
 def clipping_panels(hist, threshold, axes, label=None, color=None):
     """The gradient norm per step with the clipping threshold (``axes[0]``) and the test
     loss per epoch (``axes[1]``); drawn by the clipping widget and its explorable."""

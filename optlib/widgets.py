@@ -169,3 +169,38 @@ def clipping_explorer(log_threshold=-0.5, epochs=10):
 
     out = w.interactive_output(draw, {"log_t": slider, "no_clip": off})
     return w.VBox([w.HBox([slider, off]), out])
+
+
+def second_order_explorer(landscape="himmelblau", method="Newton (modified)", m=5,
+                          x0=(0.0, 0.0)):
+    """Pick a landscape, a start, Newton's variant (pure, damped, modified) or L-BFGS and
+    its memory m; redraws the path and the convergence of the run."""
+    v.choice("landscape", landscape, LANDSCAPES)
+    v.choice("method", method, explorables.SECOND_ORDER_CHOICES)
+    m = v.integer("m", m, low=1, high=20)
+    x0 = v.float_array("x0", x0, shape=(2,), copy=True)
+    w = _ipywidgets()
+    controls = {
+        "landscape": w.Dropdown(options=LANDSCAPES, value=landscape, description="landscape"),
+        "method": w.Dropdown(options=explorables.SECOND_ORDER_CHOICES, value=method,
+                             description="method"),
+        "m": w.IntSlider(value=m, min=1, max=20, description="memory m"),
+        "x1": w.FloatSlider(value=float(x0[0]), min=-4.5, max=4.5, step=0.1,
+                            description="start x1"),
+        "x2": w.FloatSlider(value=float(x0[1]), min=-4.5, max=4.5, step=0.1,
+                            description="start x2"),
+    }
+
+    def draw(landscape, method, m, x1, x2):
+        fn = functions.get(landscape)
+        res = explorables.second_order_run(fn, method, [x1, x2], m)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+        lbfgs = method == "L-BFGS"
+        plotting.second_order_panels(fn, res, axes, label=method,
+                                     color=plotting.color("lbfgs" if lbfgs else "newton"))
+        fig.tight_layout()
+        plt.show()
+
+    out = w.interactive_output(draw, controls)
+    sliders = list(controls.values())
+    return w.VBox([w.HBox(sliders[:3]), w.HBox(sliders[3:]), out])

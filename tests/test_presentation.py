@@ -162,3 +162,42 @@ def test_clipping_widget_builds_and_redraws():
     box.children[0].children[1].value = True       # no clipping
     with pytest.raises(ValueError, match="log_threshold must be in"):
         ol.widgets.clipping_explorer(log_threshold=5.0)
+
+
+def test_second_order_gallery_frames_within_budget():
+    e = ol.explorables.second_order_gallery()      # the defaults, as chapter 6 calls it
+    assert e.n_frames == len(ol.explorables.second_order_cases()) == 12
+    assert e.nbytes < ol.explorables.BUDGET_BYTES
+    with pytest.raises(ValueError, match="2 to 40"):
+        ol.explorables.second_order_gallery(ol.explorables.second_order_cases()[:1])
+    with pytest.raises(ValueError, match="method must be one of"):
+        ol.explorables.second_order_run(ol.functions.beale(), "BFGS")
+
+
+def test_second_order_run_matches_the_library_call():
+    fn = ol.functions.himmelblau()
+    res = ol.explorables.second_order_run(fn, "Newton (damped)", [0.0, 0.0])
+    assert res.status == "not_descent" and res.n_iter == 0
+    res = ol.explorables.second_order_run(fn, "L-BFGS", [0.0, 0.0], m=3)
+    ref = ol.second_order.lbfgs(fn, [0.0, 0.0], m=3, gtol=1e-8, ftol=0.0, max_iter=300)
+    np.testing.assert_array_equal(res.path, ref.path)
+
+
+def test_second_order_panels_mark_short_steps():
+    fn = ol.functions.rosenbrock()
+    res = ol.second_order.newton(fn, method="damped")
+    fig, axes = plt.subplots(1, 2)
+    ol.plotting.second_order_panels(fn, res, axes, label="damped")
+    marks = [ln for ln in axes[1].get_lines() if ln.get_label() == "step < 1"][0]
+    assert len(marks.get_xdata()) == np.sum(res.step_size < 1) > 0
+    assert "converged" in axes[1].get_title()
+    plt.close(fig)
+
+
+def test_second_order_widget_builds_and_redraws():
+    pytest.importorskip("ipywidgets")
+    box = ol.widgets.second_order_explorer()
+    box.children[0].children[1].value = "L-BFGS"
+    box.children[0].children[2].value = 2
+    with pytest.raises(ValueError, match="m must be an integer in"):
+        ol.widgets.second_order_explorer(m=0)
