@@ -6,6 +6,7 @@ optimizer keeps its colour in every chapter: look it up with :func:`color`.
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from . import _validate as v
@@ -232,8 +233,14 @@ def second_order_panels(fn, res, axes, label=None, color=None):
     Drawn by the second-order widget and by its explorable."""
     color = color or COLORS["newton"]
     contour(fn, axes[0])
-    path(axes[0], res.path, label=label, color=color)
+    outline = [patheffects.withStroke(linewidth=3, foreground=PALETTE["black"])]
+    path(axes[0], res.path, label=label, color=color, path_effects=outline)
     axes[0].legend(loc="upper right", fontsize=8)
+    if hasattr(fn, "hess") and res.status == "converged":
+        if np.linalg.eigvalsh(fn.hess(res.x)).min() < 0:
+            axes[0].set_title("stopped where the Hessian has a negative eigenvalue:\n"
+                              "a saddle or a maximum, not a minimum",
+                              color=PALETTE["vermillion"], fontsize=9)
     gap = res.loss - fn.min_value
     axes[1].semilogy(np.where(gap > 0, gap, np.nan), "o-", ms=3, color=color, label=label)
     axes[1].set_xlabel("iteration $k$")

@@ -201,3 +201,16 @@ def test_second_order_widget_builds_and_redraws():
     box.children[0].children[2].value = 2
     with pytest.raises(ValueError, match="m must be an integer in"):
         ol.widgets.second_order_explorer(m=0)
+
+
+def test_second_order_panels_flag_a_stationary_point_that_is_no_minimum():
+    fn = ol.functions.himmelblau()
+    res = ol.second_order.newton(fn, method="pure")   # climbs to the maximum
+    fig, axes = plt.subplots(1, 2)
+    ol.plotting.second_order_panels(fn, res, axes)
+    assert "not a minimum" in axes[0].get_title()
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2)
+    ol.plotting.second_order_panels(fn, ol.second_order.newton(fn), axes)
+    assert axes[0].get_title() == ""
+    plt.close(fig)
