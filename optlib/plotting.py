@@ -235,7 +235,7 @@ def second_order_panels(fn, res, axes, label=None, color=None):
     contour(fn, axes[0])
     outline = [patheffects.withStroke(linewidth=3, foreground=PALETTE["black"])]
     path(axes[0], res.path, label=label, color=color, path_effects=outline)
-    axes[0].legend(loc="upper right", fontsize=8)
+    axes[0].legend(loc="upper right", fontsize=8)  # the minima are labelled
     if hasattr(fn, "hess") and res.status == "converged":
         if np.linalg.eigvalsh(fn.hess(res.x)).min() < 0:
             axes[0].set_title("stopped where the Hessian has a negative eigenvalue:\n"
@@ -251,7 +251,8 @@ def second_order_panels(fn, res, axes, label=None, color=None):
         k = np.flatnonzero(short) + 1
         axes[1].semilogy(k, np.where(gap[k] > 0, gap[k], np.nan), "x", color=PALETTE["black"],
                          label="step < 1")
-    axes[1].legend(loc="upper right", fontsize=8)
+    if label is not None or short.any():
+        axes[1].legend(loc="upper right", fontsize=8)
     axes[1].set_title(f"{res.status} after {res.n_iter} iterations, "
                       f"{res.n_evals} evaluations", fontsize=9)
 
