@@ -11,7 +11,8 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from . import _validate as v
 
-# Okabe & Ito (2008), "Color Universal Design".
+# Okabe & Ito (2008), "Color Universal Design"; yellow is too pale for lines on white,
+# so L-BFGS takes an olive instead.
 PALETTE = {
     "black": "#000000",
     "orange": "#E69F00",
@@ -22,6 +23,7 @@ PALETTE = {
     "vermillion": "#D55E00",
     "purple": "#CC79A7",
     "grey": "#999999",
+    "olive": "#999933",  # from Paul Tol's "muted" scheme, also colour-blind safe
 }
 
 #: The colour of each optimizer, the same in every chapter.
@@ -34,7 +36,7 @@ COLORS = {
     "adam": PALETTE["sky"],
     "adamw": PALETTE["black"],
     "newton": PALETTE["grey"],
-    "lbfgs": PALETTE["yellow"],
+    "lbfgs": PALETTE["olive"],
 }
 
 #: Colours for series that are not optimizers (learning rates, seeds, ...), in order.
@@ -299,14 +301,19 @@ def flow_diagram(labels, ax=None, loop_label=None, colors=None, width=2.2):
             ax.add_patch(FancyArrowPatch((x - gap, h / 2), (x, h / 2), arrowstyle="-|>",
                                          mutation_scale=12, color=PALETTE["black"]))
     right = len(labels) * (width + gap) - gap
+    bottom = -0.2
     if loop_label is not None:
+        rad = 0.25
+        # the arc is a quadratic Bezier curve: it dips rad/2 times its chord below
+        depth = 0.5 * rad * (right - width)
         ax.add_patch(FancyArrowPatch((right - width / 2, 0), (width / 2, 0),
-                                     connectionstyle="arc3,rad=-0.25", arrowstyle="-|>",
+                                     connectionstyle=f"arc3,rad={-rad}", arrowstyle="-|>",
                                      mutation_scale=12, color=PALETTE["blue"]))
-        ax.text(right / 2, -0.75, loop_label, ha="center", va="center", fontsize=9,
+        ax.text(right / 2, -depth - 0.3, loop_label, ha="center", va="center", fontsize=9,
                 color=PALETTE["blue"])
+        bottom = -depth - 0.6
     ax.set_xlim(-0.2, right + 0.2)
-    ax.set_ylim(-1.2 if loop_label is not None else -0.2, h + 0.2)
+    ax.set_ylim(bottom, h + 0.2)
     ax.set_aspect("equal")
     ax.axis("off")
     return ax
