@@ -290,7 +290,7 @@ def test_wolfe_backs_off_from_non_finite_values():
 # --- L-BFGS ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dim", [2, 10, 100])
+@pytest.mark.parametrize("dim", [2, 10, 100, 1000])
 def test_lbfgs_rosenbrock_standard_start_vs_scipy(dim):
     fn = ol.functions.rosenbrock(dim=dim)
     res, ref = SO.lbfgs(fn), SO.scipy_minimize(fn, method="L-BFGS-B", m=10)
