@@ -384,8 +384,8 @@ def lbfgs(fn, x0=None, m=10, line_search="wolfe", gtol=1e-5, ftol=FTOL, max_iter
     * ``line_search``: ``'wolfe'`` (strong Wolfe, c1 = 1e-4, c2 = 0.9) guarantees s.y > 0;
       ``'armijo'`` (backtracking) does not, and then a pair with s.y <= eps * y.y is
       skipped, not stored (``Result.skipped`` counts them).
-    * The first step tries alpha = min(1, 1/||g||), as scipy's L-BFGS-B does; later
-      steps try alpha = 1.
+    * The first step tries alpha = min(1, 1/||g||), as optax does (scipy's L-BFGS-B
+      tries 1/||g||); later steps try alpha = 1.
     * Stops when ``max |g_i| <= gtol`` or when a step lowers f by less than
       ``ftol * max(|f|, |f_new|, 1)``: scipy's L-BFGS-B tests and defaults.
     """
