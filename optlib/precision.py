@@ -78,7 +78,8 @@ class DynamicLossScaler:
             return
         self.growth_tracker += 1
         if self.growth_tracker == self.growth_interval:
-            grown = F32(self.scale * F32(self.growth_factor))
+            with np.errstate(over="ignore"):
+                grown = F32(self.scale * F32(self.growth_factor))
             if math.isfinite(grown):
                 self.scale = grown
             self.growth_tracker = 0
