@@ -738,3 +738,150 @@ def check_two_loop(two_loop):
     ]
     return run_checker("two_loop", two_loop, _two_loop, _two_loop_cases(), mistakes,
                        rtol=1e-9)
+
+
+# --- Chapter 7 -------------------------------------------------------------------
+
+def _chain_path(make_opt, steps=60):
+    """Where ``make_opt()`` ends after ``steps`` steps on a fixed, badly scaled quadratic
+    with a wobble (the paths of different chains part long before)."""
+    curv = np.array([0.5, 2.0, 8.0, 30.0])
+    w = np.array([1.0, -1.5, 0.7, 0.2])
+    opt = make_opt()
+    state = opt.init(w)
+    for k in range(steps):
+        g = curv * w + 0.3 * np.cos(k + np.arange(4))
+        state = opt.step(w, g, state)
+    return w
+
+
+def check_adamw_chain(make_adamw):
+    """Exercise: ``make_adamw(lr, weight_decay)`` returns an ``optlib.chain`` chain equal
+    to ``optlib.optim.AdamW(lr, weight_decay=weight_decay)``."""
+    from . import chain as c
+    from . import optim
+
+    def reference(lr, wd):
+        return _chain_path(lambda: optim.AdamW(lr, weight_decay=wd))
+
+    def learner(lr, wd):
+        def build():
+            opt = make_adamw(lr, wd)
+            if not isinstance(opt, c.Chain):
+                raise TypeError("return the chain itself, built with ol.chain.chain(...), "
+                                f"not {type(opt).__name__}")
+            return opt
+        return _chain_path(build)
+
+    def wrong(links):
+        return lambda lr, wd: _chain_path(lambda: c.chain(*links(lr, wd)))
+
+    mistakes = [
+        (wrong(lambda lr, wd: (c.add_decayed_weights(wd), c.scale_by_adam(),
+                               c.scale_by_learning_rate(lr))),
+         "the decay enters before scale_by_adam, so Adam divides it by sqrt(v): that is "
+         "Adam with L2 (coupled). AdamW adds it after scale_by_adam."),
+        (wrong(lambda lr, wd: (c.scale_by_adam(), c.scale_by_learning_rate(lr),
+                               c.add_decayed_weights(wd))),
+         "the decay comes after the learning rate, so it is not multiplied by lr: "
+         "put add_decayed_weights before scale_by_learning_rate."),
+        (wrong(lambda lr, wd: (c.scale_by_adam(), c.add_decayed_weights(-wd),
+                               c.scale_by_learning_rate(lr))),
+         "the decay has the wrong sign: it must shrink the weights (weight_decay >= 0, and "
+         "the minus sign comes from scale_by_learning_rate)."),
+        (wrong(lambda lr, wd: (c.scale_by_adam(), c.scale_by_learning_rate(lr))),
+         "the weight decay is missing: add add_decayed_weights(weight_decay)."),
+        (wrong(lambda lr, wd: (c.scale_by_adam(), c.add_decayed_weights(wd), c.scale(lr))),
+         "the update must go against the direction: scale_by_learning_rate(lr) multiplies "
+         "by -lr, scale(lr) by +lr."),
+    ]
+    cases = [(1e-2, 0.1), (3e-3, 1e-2), (0.05, 0.5)]
+    return run_checker("make_adamw", learner if callable(make_adamw) else make_adamw,
+                       reference, cases, mistakes, rtol=1e-10, atol=1e-12)
+
+
+def _update_scale(scale, tracker, found_inf, growth_factor=2.0, backoff_factor=0.5,
+                  growth_interval=2000):
+    if found_inf:
+        return scale * backoff_factor, 0
+    tracker += 1
+    if tracker == growth_interval:
+        return scale * growth_factor, 0
+    return scale, tracker
+
+
+def check_loss_scale_update(update_scale):
+    """Exercise: ``update_scale(scale, tracker, found_inf, growth_factor, backoff_factor,
+    growth_interval) -> (scale, tracker)``, torch GradScaler's rule."""
+    cases = [(65536.0, 0, False, 2.0, 0.5, 2000), (65536.0, 1998, False, 2.0, 0.5, 2000),
+             (65536.0, 1999, False, 2.0, 0.5, 2000), (65536.0, 1500, True, 2.0, 0.5, 2000),
+             (1024.0, 2, False, 2.0, 0.5, 3), (1024.0, 0, True, 2.0, 0.5, 3),
+             (8.0, 4, False, 4.0, 0.25, 5), (8.0, 4, True, 4.0, 0.25, 5),
+             (3.0, 0, False, 2.0, 0.5, 1)]
+
+    def late(s, t, inf, gf, bf, gi):
+        if inf:
+            return s * bf, 0
+        if t == gi:                                  # compares before counting this step
+            return s * gf, 0
+        return s, t + 1
+
+    def keeps_count(s, t, inf, gf, bf, gi):
+        if inf:
+            return s * bf, t
+        return _update_scale(s, t, inf, gf, bf, gi)
+
+    def no_reset(s, t, inf, gf, bf, gi):
+        if inf:
+            return s * bf, 0
+        return (s * gf, t + 1) if t + 1 == gi else (s, t + 1)
+
+    def swapped(s, t, inf, gf, bf, gi):
+        return _update_scale(s, t, inf, bf, gf, gi)
+
+    mistakes = [
+        (late, "off by one: count this clean step first (tracker + 1), then grow when the "
+               "count reaches growth_interval."),
+        (keeps_count, "after an inf/NaN step the count of clean steps restarts at 0."),
+        (no_reset, "after growing, the count restarts at 0 (the next growth needs another "
+                   "growth_interval clean steps)."),
+        (swapped, "growth_factor (> 1) applies after growth_interval clean steps; "
+                  "backoff_factor (< 1) after an inf/NaN step."),
+    ]
+    def learner(*args):
+        return _flat_pair(update_scale(*args))
+
+    return run_checker("update_scale", learner if callable(update_scale) else update_scale,
+                       lambda *a: _flat_pair(_update_scale(*a)), cases, mistakes,
+                       rtol=1e-12)
+
+
+def _flat_pair(result):
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise TypeError("return a pair: (new scale, new tracker)")
+    return np.array(result, dtype=float)
+
+
+def check_noise_std(noise_std):
+    """Exercise: ``noise_std(eta, gamma, k)``: the standard deviation of annealed
+    gradient noise at the 0-based step k, variance eta / (1 + k)**gamma."""
+    cases = [(0.3, 0.55, 0), (0.3, 0.55, 1), (1.0, 0.55, 99), (0.01, 0.55, 10_000),
+             (0.5, 0.0, 7), (2.0, 1.0, 3)]
+
+    def reference(eta, gamma, k):
+        return np.sqrt(eta / (1 + k) ** gamma)
+
+    mistakes = [
+        (lambda e, g, k: e / (1 + k) ** g,
+         "that is the variance; the noise is drawn with the standard deviation, its "
+         "square root."),
+        (lambda e, g, k: np.sqrt(e / (2 + k) ** g),
+         "steps count from 0 here: the first step (k = 0) has variance eta, so use "
+         "(1 + k)**gamma."),
+        (lambda e, g, k: np.sqrt(e) / (1 + k) ** g,
+         "the square root applies to the whole variance: sqrt(eta / (1 + k)**gamma), so "
+         "the decay of the std is (1 + k)**(gamma / 2)."),
+        (lambda e, g, k: np.sqrt(e * (1 + k) ** g),
+         "the noise must shrink over training: divide by (1 + k)**gamma."),
+    ]
+    return run_checker("noise_std", noise_std, reference, cases, mistakes, rtol=1e-12)

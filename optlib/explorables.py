@@ -284,3 +284,76 @@ def second_order_gallery(cases=None, dpi=55):
         fig.tight_layout()
 
     return _player(fig, draw, len(cases))
+
+
+def _recipe_chains():
+    from . import chain as c
+
+    def lr_link(lr, total, kind):
+        sched = {"constant": lambda: lr, "cosine": lambda: schedules.cosine(lr, total),
+                 "warmup_cosine": lambda: schedules.warmup_cosine(lr, max(1, total // 20),
+                                                                  total)}[kind]()
+        return c.scale_by_learning_rate(sched)
+
+    return {
+        "sgd": lambda lr, total: c.chain(lr_link(lr, total, "constant")),
+        "+ momentum": lambda lr, total: c.chain(c.trace(0.9), lr_link(lr, total, "constant")),
+        "+ cosine schedule": lambda lr, total: c.chain(c.trace(0.9),
+                                                       lr_link(lr, total, "cosine")),
+        "+ clipping": lambda lr, total: c.chain(c.clip_by_global_norm(1.0), c.trace(0.9),
+                                                lr_link(lr, total, "cosine")),
+        "adamw + warmup + cosine": lambda lr, total: c.chain(
+            c.clip_by_global_norm(1.0), c.scale_by_adam(0.9, 0.95), c.add_decayed_weights(0.1),
+            lr_link(lr, total, "warmup_cosine")),
+    }
+
+
+#: Chapter 7's ladder of training recipes, each a chain built from (peak lr, total steps):
+#: plain SGD, then momentum 0.9, a cosine decay, global-norm clipping at 1, and the
+#: GPT-3-style AdamW (b2 = 0.95, weight decay 0.1, 5 % linear warmup, cosine to 10 %).
+RECIPES = _recipe_chains()
+
+#: The learning rates each recipe is tuned over in chapter 7 and offered by its widget.
+RECIPE_LRS = {name: np.geomspace(1e-3, 1e-1, 5) if name.startswith("adam")
+              else np.geomspace(0.1, 10.0, 5) if name == "sgd" else np.geomspace(0.01, 1.0, 5)
+              for name in RECIPES}
+
+
+def recipe_run(name, lr, epochs=5, seed=0, batch_size=32):
+    """Train the digits MLP (64-32-10) with recipe ``name`` of :data:`RECIPES` at peak
+    rate ``lr``; returns the :class:`optlib.models.History`."""
+    v.choice("name", name, tuple(RECIPES))
+    data = datasets.load_digits(seed=0)
+    epochs = v.integer("epochs", epochs, low=1)
+    total = epochs * -(-len(data.y_train) // v.integer("batch_size", batch_size, low=1))
+    opt = RECIPES[name](v.positive("lr", lr), total)
+    model = models.MLP(64, 32, 10)
+    return models.fit(model, opt, model.init(seed), data, epochs=epochs,
+                      batch_size=batch_size, seed=seed)
+
+
+def recipe_gallery(runs, dpi=60):
+    """One frame per recipe: its learning rate per step and the digits MLP's training loss,
+    as the recipe widget draws them. ``runs`` maps a recipe's name to its History."""
+    if not 2 <= len(runs) <= 12:
+        raise ValueError(f"runs must hold 2 to 12 Histories, got {len(runs)}")
+    for name in runs:
+        v.choice("name", name, tuple(RECIPES))
+    dpi = v.integer("dpi", dpi, low=30, high=150)
+    names = list(runs)
+    top = max(runs[n].lr.max() for n in names)
+    low = min(np.nanmin(runs[n].train_loss) for n in names)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=dpi)
+
+    def draw(i):
+        for ax in axes:
+            ax.clear()
+        hist = runs[names[i]]
+        plotting.schedule_panels(axes, hist.lr, hist.train_loss, label=names[i])
+        axes[0].set_ylim(0, 1.05 * top)
+        axes[1].set_ylim(0.8 * low, 1.2 * max(h.train_loss[0] for h in runs.values()))
+        fig.suptitle(f"{names[i]}: final training loss {hist.train_loss[-1]:.3g}, test "
+                     f"accuracy {hist.test_accuracy[-1]:.3f} ({i + 1} of {len(names)})")
+        fig.tight_layout()
+
+    return _player(fig, draw, len(names))

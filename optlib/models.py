@@ -19,6 +19,7 @@ import numpy as np
 from . import _validate as v
 from ._kernels import clipping as _clip
 from ._kernels import models as _k
+from .chain import Chain
 from .optim import Optimizer
 
 
@@ -229,6 +230,9 @@ class History(NamedTuple):
 def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None):
     """Train ``params`` (updated in place) with minibatches; returns a :class:`History`.
 
+    ``opt`` is an :mod:`optlib.optim` optimizer or an :mod:`optlib.chain` chain (for a
+    chain, ``History.lr`` holds the rates of its ``scale_by_learning_rate`` link).
+
     Each epoch visits the training rows in a fresh random order (reproducible by
     ``seed``) in batches of ``batch_size`` (``None``: the whole set, i.e. full-batch
     gradient descent); the last, smaller batch of an epoch is kept. ``clip``, if given,
@@ -239,8 +243,9 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None)
     """
     if not isinstance(model, Model):
         raise TypeError(f"model must be an optlib.models model, got {type(model).__name__}")
-    if not isinstance(opt, Optimizer):
-        raise TypeError(f"opt must be an optlib.optim optimizer, got {type(opt).__name__}")
+    if not isinstance(opt, (Optimizer, Chain)):
+        raise TypeError("opt must be an optlib.optim optimizer or an optlib.chain chain, "
+                        f"got {type(opt).__name__}")
     params = v.float_array("params", params, shape=(model.n_params,))
     X, y = data.X_train, data.y_train
     model._check(params, X, y)

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _validate as v
 from ._kernels import trajectory as _k
+from .chain import Chain
 from .functions import TestFunction
 from .optim import Optimizer
 
@@ -44,7 +45,8 @@ def run(opt, fn, x0=None, steps=100, dtype=np.float64):
 
     Parameters
     ----------
-    opt : optlib.optim.Optimizer
+    opt : optlib.optim.Optimizer or optlib.chain.Chain
+        A chain always takes the Python loop (its links are separate kernels).
     fn : optlib.functions.TestFunction, or any object with ``value(x)`` and ``grad(x)``
     x0 : array-like, optional
         Starting point (default ``fn.x0``). Not modified.
@@ -54,8 +56,9 @@ def run(opt, fn, x0=None, steps=100, dtype=np.float64):
 
     The run stops early, marking ``diverged``, once the value or an iterate is inf/NaN.
     """
-    if not isinstance(opt, Optimizer):
-        raise TypeError(f"opt must be an optlib.optim optimizer, got {type(opt).__name__}")
+    if not isinstance(opt, (Optimizer, Chain)):
+        raise TypeError("opt must be an optlib.optim optimizer or an optlib.chain chain, "
+                        f"got {type(opt).__name__}")
     if not (isinstance(fn, TestFunction) or (hasattr(fn, "value") and hasattr(fn, "grad"))):
         raise TypeError("fn must be an optlib.functions landscape or an object with "
                         f"value(x) and grad(x) methods, got {type(fn).__name__}")
@@ -76,7 +79,7 @@ def run(opt, fn, x0=None, steps=100, dtype=np.float64):
     fs = np.full(steps + 1, np.nan)
     gnorms = np.full(steps, np.nan)
     state = opt.init(x)
-    if isinstance(fn, TestFunction):
+    if isinstance(fn, TestFunction) and isinstance(opt, Optimizer):
         taken = _k.run(fn.fid, fn.prm, opt.rule, opt.hyper, x, *opt.slots(state, x.dtype),
                        lrs, 0, xs, fs, gnorms)
         state = state._replace(step=taken)

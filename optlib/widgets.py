@@ -204,3 +204,26 @@ def second_order_explorer(landscape="himmelblau", method="Newton (modified)", m=
     out = w.interactive_output(draw, controls)
     sliders = list(controls.values())
     return w.VBox([w.HBox(sliders[:3]), w.HBox(sliders[3:]), out])
+
+
+def recipe_explorer(recipe="adamw + warmup + cosine", lr=3e-3, epochs=5):
+    """A recipe menu (chapter 7's ladder) and a log-scale peak-rate slider; trains the
+    digits MLP and redraws its learning rate and training loss."""
+    v.choice("recipe", recipe, tuple(explorables.RECIPES))
+    lr = v.real("lr", lr, low=1e-4, high=10.0)
+    epochs = v.integer("epochs", epochs, low=1, high=30)
+    w = _ipywidgets()
+    menu = w.Dropdown(options=list(explorables.RECIPES), value=recipe, description="recipe")
+    slider = w.FloatSlider(value=float(np.log10(lr)), min=-4.0, max=1.0, step=0.1,
+                           description="log10 lr")
+
+    def draw(name, log_lr):
+        hist = explorables.recipe_run(name, 10.0**log_lr, epochs=epochs)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+        plotting.schedule_panels(axes, hist.lr, hist.train_loss, label=name)
+        fig.suptitle(f"{name}: test accuracy {hist.test_accuracy[-1]:.3f}")
+        fig.tight_layout()
+        plt.show()
+
+    out = w.interactive_output(draw, {"name": menu, "log_lr": slider})
+    return w.VBox([w.HBox([menu, slider]), out])

@@ -548,3 +548,85 @@ def test_two_loop_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
         two_loop_right(*E._two_loop_cases()[2]))
     ok, out = check(E.check_two_loop, answer, capsys)
     assert ok is False and hint in out
+
+
+# --- Chapter 7: make_adamw, update_scale, noise_std --------------------------------------
+
+C = ol.chain
+
+
+def adamw_right(lr, wd):
+    return C.chain(C.scale_by_adam(), C.add_decayed_weights(wd), C.scale_by_learning_rate(lr))
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda lr, wd: C.chain(C.add_decayed_weights(wd), C.scale_by_adam(),
+                            C.scale_by_learning_rate(lr)), "Adam with L2 (coupled)"),
+    (lambda lr, wd: C.chain(C.scale_by_adam(), C.scale_by_learning_rate(lr),
+                            C.add_decayed_weights(wd)), "not multiplied by lr"),
+    (lambda lr, wd: C.chain(C.scale_by_adam(), C.scale_by_learning_rate(lr)),
+     "weight decay is missing"),
+    (lambda lr, wd: C.chain(C.scale_by_adam(), C.add_decayed_weights(wd), C.scale(lr)),
+     "go against the direction"),
+    (lambda lr, wd: C.chain(C.scale_by_adam(b2=0.99), C.add_decayed_weights(wd),
+                            C.scale_by_learning_rate(lr)), "different value"),
+    (lambda lr, wd: ol.optim.AdamW(lr, weight_decay=wd), "return the chain itself"),
+])
+def test_adamw_chain_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_adamw_chain, answer, capsys)
+    assert ok is False and hint in out
+
+
+def scale_right(s, t, inf, gf, bf, gi):
+    if inf:
+        return s * bf, 0
+    t += 1
+    return (s * gf, 0) if t == gi else (s, t)
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda s, t, inf, gf, bf, gi: (s * bf, 0) if inf else
+     ((s * gf, 0) if t == gi else (s, t + 1)), "off by one"),
+    (lambda s, t, inf, gf, bf, gi: (s * bf, t) if inf else scale_right(s, t, inf, gf, bf, gi),
+     "restarts at 0"),
+    (lambda s, t, inf, gf, bf, gi: (s * bf, 0) if inf else
+     ((s * gf, t + 1) if t + 1 == gi else (s, t + 1)), "the count restarts at 0"),
+    (lambda s, t, inf, gf, bf, gi: scale_right(s, t, inf, bf, gf, gi), "growth_factor (> 1)"),
+    (lambda s, t, inf, gf, bf, gi: s, "return a pair"),
+])
+def test_loss_scale_update_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_loss_scale_update, answer, capsys)
+    assert ok is False and hint in out
+
+
+def test_loss_scale_update_checker_agrees_with_the_library():
+    """The checker's reference is the rule DynamicLossScaler runs."""
+    for s, t, inf, gf, bf, gi in [(1024.0, 2, False, 2.0, 0.5, 3), (8.0, 4, True, 4.0, 0.25, 5),
+                                  (64.0, 0, False, 2.0, 0.5, 7)]:
+        scaler = ol.precision.DynamicLossScaler(s, gf, bf, gi)
+        scaler.growth_tracker = t
+        scaler.update(inf)
+        assert (float(scaler.scale), scaler.growth_tracker) == scale_right(s, t, inf, gf, bf, gi)
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda e, g, k: e / (1 + k) ** g, "that is the variance"),
+    (lambda e, g, k: np.sqrt(e / (2 + k) ** g), "steps count from 0"),
+    (lambda e, g, k: np.sqrt(e) / (1 + k) ** g, "applies to the whole variance"),
+    (lambda e, g, k: np.sqrt(e * (1 + k) ** g), "must shrink"),
+])
+def test_noise_std_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_noise_std, answer, capsys)
+    assert ok is False and hint in out
+
+
+@pytest.mark.parametrize("checker, answer", [
+    (E.check_adamw_chain, adamw_right), (E.check_loss_scale_update, scale_right),
+    (E.check_noise_std, lambda e, g, k: ol.chain.add_noise(e, g).std(k))])
+def test_chapter7_checkers_accept_right_answers_and_report_stubs(checker, answer, capsys):
+    ok, out = check(checker, answer, capsys)
+    assert ok and "pass" in out
+    ok, out = check(checker, stub, capsys)
+    assert ok is False and "not attempted yet" in out
+    ok, out = check(checker, 3.0, capsys)
+    assert ok is False and "pass your function itself" in out

@@ -214,3 +214,33 @@ def test_second_order_panels_flag_a_stationary_point_that_is_no_minimum():
     ol.plotting.second_order_panels(fn, ol.second_order.newton(fn), axes)
     assert axes[0].get_title() == ""
     plt.close(fig)
+
+
+def test_recipe_gallery_has_a_frame_per_recipe_within_budget():
+    runs = {name: ol.explorables.recipe_run(name, lrs[2], epochs=2)
+            for name, lrs in ol.explorables.RECIPE_LRS.items()}   # the five, as chapter 7
+    e = ol.explorables.recipe_gallery(runs)
+    assert e.n_frames == 5 and e.nbytes < ol.explorables.BUDGET_BYTES
+    with pytest.raises(ValueError, match="name must be one of"):
+        ol.explorables.recipe_gallery({"sgd": runs["sgd"], "lion": runs["sgd"]})
+    with pytest.raises(ValueError, match="2 to 12"):
+        ol.explorables.recipe_gallery({"sgd": runs["sgd"]})
+
+
+def test_recipe_run_trains_with_the_named_chain():
+    hist = ol.explorables.recipe_run("adamw + warmup + cosine", 3e-3, epochs=2)
+    total = len(hist.lr)
+    np.testing.assert_allclose(hist.lr, ol.schedules.warmup_cosine(3e-3, total // 20, total)(
+        np.arange(total)))
+    assert hist.train_loss[-1] < 0.5 * hist.train_loss[0]
+    assert len(hist.state.links) == 4 and hist.state.links[0].norm > 0
+    with pytest.raises(ValueError, match="name must be one of"):
+        ol.explorables.recipe_run("adam", 1e-3)
+
+
+def test_recipe_widget_builds_and_redraws():
+    pytest.importorskip("ipywidgets")
+    box = ol.widgets.recipe_explorer(epochs=1)
+    box.children[0].children[0].value = "sgd"
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        ol.widgets.recipe_explorer(recipe="lion")
