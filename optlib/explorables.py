@@ -7,6 +7,8 @@ self-contained JavaScript player (matplotlib's ``to_jshtml``): its slider works 
 browser, offline.
 """
 
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
@@ -34,10 +36,42 @@ class Explorable:
         return self.html
 
 
+#: Text labels for the player's buttons, by the Font Awesome 4 icon that matplotlib's
+#: player names (and loads from a CDN): with these it needs no network and no icon font.
+#: U+FE0E asks for the text, not the emoji, form of a triangle.
+BUTTON_LABELS = {
+    "fa-minus": "\u2212",
+    "fa-fast-backward": "|\u25c0\ufe0e\u25c0\ufe0e",
+    "fa-step-backward": "|\u25c0\ufe0e",
+    "fa-play fa-flip-horizontal": "\u25c0\ufe0e",
+    "fa-pause": "\u2759\u2759",
+    "fa-play": "\u25b6\ufe0e",
+    "fa-step-forward": "\u25b6\ufe0e|",
+    "fa-fast-forward": "\u25b6\ufe0e\u25b6\ufe0e|",
+    "fa-plus": "+",
+}
+_ICON_FONT = re.compile(r'<link rel="stylesheet"\s+href="[^"]*font-awesome[^"]*">\s*')
+_ICON = re.compile(r'<i class="fa (fa-[\w -]+?)"></i>')
+
+
+def offline_player(html):
+    """matplotlib's ``to_jshtml`` player with text labels instead of the icon font it
+    loads from a CDN, so that it works with no network; anything else is unchanged."""
+    html, n_links = _ICON_FONT.subn("", html)
+
+    def label(match):
+        return f'<span aria-hidden="true">{BUTTON_LABELS[match.group(1)]}</span>'
+
+    html, n_icons = _ICON.subn(label, html)
+    if n_links != 1 or n_icons != len(BUTTON_LABELS) or "font-awesome" in html:
+        raise RuntimeError("matplotlib's to_jshtml player changed: update BUTTON_LABELS")
+    return html
+
+
 def _player(fig, draw, n_frames, interval_ms=700):
     anim = animation.FuncAnimation(fig, draw, frames=n_frames, interval=interval_ms,
                                    repeat=False)
-    html = anim.to_jshtml(default_mode="once")
+    html = offline_player(anim.to_jshtml(default_mode="once"))
     plt.close(fig)
     return Explorable(html, n_frames)
 

@@ -53,6 +53,19 @@ def test_explorable_has_one_frame_per_rate_and_stays_within_budget():
     assert e._repr_html_() is e.html
 
 
+def test_explorable_player_needs_no_network_and_keeps_its_buttons():
+    e = ol.explorables.lr_sweep(ol.functions.quadratic(cond=10.0), [0.1, 1.0], steps=10)
+    assert "font-awesome" not in e.html and "fa-" not in e.html
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", e.html)   # nothing fetched
+    buttons = re.findall(r'<button title="([^"]+)"[^>]*onclick="anim\w+\.(\w+)\(\)">\s*'
+                         r'<span aria-hidden="true">([^<]+)</span></button>', e.html)
+    assert len(buttons) == 9
+    assert ("Play", "play_animation", "\u25b6\ufe0e") in buttons
+    assert len({label for _, _, label in buttons}) == 9     # every button told apart
+    with pytest.raises(RuntimeError, match="BUTTON_LABELS"):
+        ol.explorables.offline_player(e.html.replace("<span", "<i", 1))
+
+
 @pytest.mark.parametrize("kwargs, exc, words", [
     (dict(fn=ol.functions.rosenbrock(dim=3), lrs=[0.1, 0.2]), TypeError, "2-D"),
     (dict(fn=ol.functions.beale(), lrs=[0.1]), ValueError, "2 to 40"),
