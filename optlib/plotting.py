@@ -275,7 +275,8 @@ def flow_diagram(labels, ax=None, loop_label=None, colors=None, width=2.2):
         ax.text(right / 2, -0.75, loop_label, ha="center", va="center", fontsize=9,
                 color=PALETTE["blue"])
     ax.set_xlim(-0.2, right + 0.2)
-    ax.set_ylim(-1.2 if loop_label is not None else -0.2, h + 0.2)
+    dip = 0.25 * (right - width) / 2        # depth of the loop's arc below the boxes
+    ax.set_ylim(-max(1.2, dip + 0.2) if loop_label is not None else -0.2, h + 0.2)
     ax.set_aspect("equal")
     ax.axis("off")
     return ax

@@ -58,13 +58,18 @@ def newest_source_mtime():
                and p.suffix not in (".pyc", ".nbi", ".nbc"))
 
 
+def book_pages(html):
+    """The pages of a built book, relative to ``html`` (not the theme's own files)."""
+    return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
+                  if not p.relative_to(html).parts[0].startswith("_"))
+
+
 def fresh_build():
     """``_build/html`` if every page in it was written after the last source change."""
-    pages = list(BUILT.rglob("*.html"))
-    if (BUILT / "index.html").exists() and \
-            min(p.stat().st_mtime for p in pages) > newest_source_mtime():
-        return BUILT
-    return None
+    if not (BUILT / "index.html").exists():
+        return None
+    written = min((BUILT / page).stat().st_mtime for page in book_pages(BUILT))
+    return BUILT if written > newest_source_mtime() else None
 
 
 def build_book(out):
@@ -204,8 +209,7 @@ def page_problems(driver, url, failed):
 
 def test_every_page_renders_offline(site, browser):
     html, base, failed = site
-    pages = sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
-                   if not p.relative_to(html).parts[0].startswith("_"))
+    pages = book_pages(html)
     assert set(EXPLORABLES) <= set(pages) and "search.html" in pages
     report, typeset = {}, {}
     for page in pages:

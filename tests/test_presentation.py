@@ -43,6 +43,16 @@ def test_flow_diagram_has_a_box_per_label_and_rejects_none():
         ol.plotting.flow_diagram([])
 
 
+@pytest.mark.parametrize("n_boxes", [2, 4, 6])
+def test_flow_diagram_shows_the_whole_loop_arrow(n_boxes):
+    fig, ax = plt.subplots(figsize=(10, 3))
+    ol.plotting.flow_diagram(list("abcdef")[:n_boxes], ax=ax, loop_label="again")
+    fig.canvas.draw()
+    lowest = ax.patches[-1].get_path().get_extents().y0      # data coordinates
+    assert ax.get_ylim()[0] <= lowest                        # not cut off below
+    plt.close(fig)
+
+
 def test_explorable_has_one_frame_per_rate_and_stays_within_budget():
     lrs = [0.1, 0.5, 1.0, 2.1]
     e = ol.explorables.lr_sweep(ol.functions.quadratic(cond=10.0), lrs, steps=30)
