@@ -102,7 +102,7 @@ def chrome():
 
 @pytest.fixture(scope="module")
 def site(chrome, tmp_path_factory):
-    """The built book served on localhost: (its folder, its URL, the failed requests)."""
+    """The built book served on localhost: (its folder, URL, failed requests)."""
     html = fresh_build() or build_book(tmp_path_factory.mktemp("book"))
     failed = []
 
