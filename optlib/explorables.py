@@ -7,9 +7,14 @@ self-contained JavaScript player (matplotlib's ``to_jshtml``): its slider works 
 browser, offline.
 """
 
+import base64
+import io
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
+from PIL import Image
 
 from . import _validate as v
 from . import datasets, models, optim, plotting, schedules, second_order, trajectory
@@ -17,6 +22,8 @@ from .functions import TestFunction
 
 #: Size budget of one explorable, in bytes of HTML; tests hold every explorable to it.
 BUDGET_BYTES = 1_500_000
+#: Resolution of the frames: the book's figures are drawn at 100 dpi too.
+DPI = 100
 
 
 class Explorable:
@@ -34,15 +41,67 @@ class Explorable:
         return self.html
 
 
+#: Text labels for the player's buttons, by the Font Awesome 4 icon that matplotlib's
+#: player names (and loads from a CDN): with these it needs no network and no icon font.
+#: U+FE0E asks for the text, not the emoji, form of a triangle.
+BUTTON_LABELS = {
+    "fa-minus": "\u2212",
+    "fa-fast-backward": "|\u25c0\ufe0e\u25c0\ufe0e",
+    "fa-step-backward": "|\u25c0\ufe0e",
+    "fa-play fa-flip-horizontal": "\u25c0\ufe0e",
+    "fa-pause": "\u2759\u2759",
+    "fa-play": "\u25b6\ufe0e",
+    "fa-step-forward": "\u25b6\ufe0e|",
+    "fa-fast-forward": "\u25b6\ufe0e\u25b6\ufe0e|",
+    "fa-plus": "+",
+}
+_ICON_FONT = re.compile(r'<link rel="stylesheet"\s+href="[^"]*font-awesome[^"]*">\s*')
+_ICON = re.compile(r'<i class="fa (fa-[\w -]+?)"></i>')
+
+
+def offline_player(html):
+    """matplotlib's ``to_jshtml`` player with text labels instead of the icon font it
+    loads from a CDN, so that it works with no network; anything else is unchanged."""
+    html, n_links = _ICON_FONT.subn("", html)
+
+    def label(match):
+        return f'<span aria-hidden="true">{BUTTON_LABELS[match.group(1)]}</span>'
+
+    html, n_icons = _ICON.subn(label, html)
+    if n_links != 1 or n_icons != len(BUTTON_LABELS) or "font-awesome" in html:
+        raise RuntimeError("matplotlib's to_jshtml player has changed: "
+                           "update BUTTON_LABELS")
+    return html
+
+
+#: A frame in the player's JavaScript: base64 split into lines ending with a backslash.
+_FRAME = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=\\\n]+)")
+
+
+def _palette_png(match):
+    """A frame re-encoded with a palette of 256 colours: plots have few colours, and the
+    PNG gets about three times smaller."""
+    data = base64.b64decode(match.group(1).replace("\\\n", ""))
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    out = io.BytesIO()
+    image.quantize(256).save(out, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
 def _player(fig, draw, n_frames, interval_ms=700):
     anim = animation.FuncAnimation(fig, draw, frames=n_frames, interval=interval_ms,
                                    repeat=False)
-    html = anim.to_jshtml(default_mode="once")
+    with plt.rc_context({"savefig.dpi": "figure"}):     # frames at the dpi asked for
+        html = anim.to_jshtml(default_mode="once")
     plt.close(fig)
-    return Explorable(html, n_frames)
+    explorable = Explorable(_FRAME.sub(_palette_png, offline_player(html)), n_frames)
+    if explorable.nbytes > BUDGET_BYTES:
+        raise ValueError(f"the explorable takes {explorable.nbytes:,} bytes, over the "
+                         f"budget of {BUDGET_BYTES:,}: lower dpi or the frame count")
+    return explorable
 
 
-def lr_sweep(fn, lrs, x0=None, steps=100, dpi=60):
+def lr_sweep(fn, lrs, x0=None, steps=100, dpi=DPI):
     """Gradient descent on ``fn`` for each learning rate in ``lrs``, one frame each.
 
     Each frame shows the path on the contour map and the loss curve, exactly what
@@ -99,7 +158,7 @@ def digits_run(schedule_name, peak, period_epochs, epochs=10, batch_size=32, see
     return hist.lr, hist
 
 
-def schedule_gallery(peak=0.5, period_epochs=2, epochs=10, dpi=60):
+def schedule_gallery(peak=0.5, period_epochs=2, epochs=10, dpi=DPI):
     """One frame per schedule in ``SCHEDULE_CHOICES``: its rate and the digits MLP's loss."""
     dpi = v.integer("dpi", dpi, low=30, high=150)
     runs = {name: digits_run(name, peak, period_epochs, epochs) for name in SCHEDULE_CHOICES}
@@ -123,7 +182,7 @@ def schedule_gallery(peak=0.5, period_epochs=2, epochs=10, dpi=60):
 
 
 def momentum_grid(cond=50.0, lrs_times_L=(0.3, 1.0, 2.5), momenta=(0.0, 0.6, 0.9),
-                  steps=100, dpi=55):
+                  steps=100, dpi=DPI):
     """Heavy-ball runs on a rotated quadratic for every (momentum, lr) pair: one frame each,
     ordered by momentum then learning rate, as the momentum widget draws them."""
     from .functions import quadratic
@@ -171,7 +230,7 @@ def race_runs(fn, lrs, steps, x0=None):
             for name, lr in lrs.items()}
 
 
-def race(fn, lrs, steps=1000, frames=15, x0=None, dpi=45):
+def race(fn, lrs, steps=1000, frames=15, x0=None, dpi=DPI):
     """An animation of the optimizers racing on ``fn``: frame i shows every path and loss
     curve up to step i*steps/frames (the same drawing as the race widget)."""
     if not isinstance(fn, TestFunction) or fn.dim != 2:
@@ -208,7 +267,8 @@ def adding_run(threshold, length=20, epochs=25, seed=0, lr=0.1, init_scale=1.2):
                       batch_size=32, seed=seed, clip=clip)
 
 
-def clipping_thresholds(thresholds=(None, 3.0, 1.0, 0.3, 0.1), epochs=25, runs=None, dpi=55):
+def clipping_thresholds(thresholds=(None, 3.0, 1.0, 0.3, 0.1), epochs=25, runs=None,
+                        dpi=DPI):
     """One frame per clipping threshold: the gradient-norm trace and the test loss of the
     RNN on the adding problem, as the clipping widget draws them. ``runs``: the matching
     Histories of :func:`adding_run`, if already computed."""

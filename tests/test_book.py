@@ -10,6 +10,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+CHAPTERS = [nb for nb in NOTEBOOKS if re.match(r"\d\d_", nb.name)]
+APPENDICES = [nb for nb in NOTEBOOKS if nb.name.startswith("appendix_")]
 
 
 def toc_files():
@@ -22,7 +24,12 @@ def toc_files():
 
 
 def test_there_are_chapters():
-    assert NOTEBOOKS, "book/ holds no notebooks"
+    assert CHAPTERS, "book/ holds no chapter notebooks"
+
+
+def test_every_notebook_is_a_chapter_or_an_appendix():
+    assert sorted(CHAPTERS + APPENDICES) == NOTEBOOKS, \
+        "name notebooks NN_topic.ipynb (a chapter) or appendix_topic.ipynb"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
@@ -48,7 +55,7 @@ def chapter_text(nb):
             for c in json.loads(nb.read_text())["cells"]]
 
 
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_follows_the_template(nb):
     cells = chapter_text(nb)
     md = "\n".join(s for s, kind, _ in cells if kind == "markdown")
@@ -61,7 +68,7 @@ def test_chapter_follows_the_template(nb):
     assert any("np.testing.assert_allclose" in s for s in code)
 
 
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
 def test_exercises_have_gated_solutions_and_checked_coding_stubs(nb):
     cells = chapter_text(nb)
     labels = re.findall(r"````\{exercise\}.*\n:label: ([\w-]+)",
@@ -81,6 +88,20 @@ def test_exercises_have_gated_solutions_and_checked_coding_stubs(nb):
     assert len(stubs) >= 2 and len(checked_solutions) == len(stubs)
     for stub in stubs:
         assert re.search(r"ol\.exercises\.check_\w+\(", stub), "a stub must call its checker"
+
+
+@pytest.mark.parametrize("nb", APPENDICES, ids=lambda p: p.name)
+def test_appendix_follows_its_shorter_template(nb):
+    """An appendix: label and title, the imports, a check against the library, the
+    claims asserted and a summary; no exercises are required."""
+    cells = chapter_text(nb)
+    md = "\n".join(s for s, kind, _ in cells if kind == "markdown")
+    assert "## Summary" in md
+    assert re.match(r"\(app-[\w-]+\)=\n# Appendix: ", cells[0][0])
+    code = [s for s, kind, _ in cells if kind == "code"]
+    assert "import optlib as ol" in code[0]
+    assert any("np.testing.assert_allclose" in s for s in code)
+    assert any(re.search(r"^assert ", s, re.M) for s in code)
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)

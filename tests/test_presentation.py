@@ -43,6 +43,16 @@ def test_flow_diagram_has_a_box_per_label_and_rejects_none():
         ol.plotting.flow_diagram([])
 
 
+@pytest.mark.parametrize("n_boxes", [2, 4, 6])
+def test_flow_diagram_shows_the_whole_loop_arrow(n_boxes):
+    fig, ax = plt.subplots(figsize=(10, 3))
+    ol.plotting.flow_diagram(list("abcdef")[:n_boxes], ax=ax, loop_label="again")
+    fig.canvas.draw()
+    lowest = ax.patches[-1].get_path().get_extents().y0      # data coordinates
+    assert ax.get_ylim()[0] <= lowest                        # not cut off below
+    plt.close(fig)
+
+
 def test_explorable_has_one_frame_per_rate_and_stays_within_budget():
     lrs = [0.1, 0.5, 1.0, 2.1]
     e = ol.explorables.lr_sweep(ol.functions.quadratic(cond=10.0), lrs, steps=30)
@@ -51,6 +61,38 @@ def test_explorable_has_one_frame_per_rate_and_stays_within_budget():
     assert 'type="range"' in e.html                         # the slider
     assert len(re.findall(r"data:image/png;base64", e.html)) == 4  # one picture each
     assert e._repr_html_() is e.html
+
+
+def test_explorable_player_needs_no_network_and_keeps_its_buttons():
+    e = ol.explorables.lr_sweep(ol.functions.quadratic(cond=10.0), [0.1, 1.0],
+                                steps=10)
+    assert "font-awesome" not in e.html and "fa-" not in e.html
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", e.html)   # nothing fetched
+    button = (r'<button title="([^"]+)"[^>]*onclick="anim\w+\.(\w+)\(\)">\s*'
+              r'<span aria-hidden="true">([^<]+)</span></button>')
+    buttons = re.findall(button, e.html)
+    assert len(buttons) == 9
+    assert ("Play", "play_animation", "\u25b6\ufe0e") in buttons
+    assert len({label for _, _, label in buttons}) == 9     # every button told apart
+    with pytest.raises(RuntimeError, match="BUTTON_LABELS"):
+        ol.explorables.offline_player(e.html.replace("<span", "<i", 1))
+
+
+def test_explorable_frames_are_palette_pngs_at_the_dpi_asked_for(monkeypatch):
+    import base64
+    import io
+
+    from PIL import Image
+
+    e = ol.explorables.lr_sweep(ol.functions.quadratic(cond=10.0), [0.1, 1.0],
+                                steps=10, dpi=40)
+    frames = re.findall(r'data:image/png;base64,([^"]+)"', e.html)
+    images = [Image.open(io.BytesIO(base64.b64decode(f))) for f in frames]
+    assert len(images) == 2
+    assert all(im.mode == "P" and im.size == (9 * 40, int(3.8 * 40)) for im in images)
+    monkeypatch.setattr(ol.explorables, "BUDGET_BYTES", 10_000)
+    with pytest.raises(ValueError, match="over the budget"):
+        ol.explorables.lr_sweep(ol.functions.quadratic(cond=10.0), [0.1, 1.0], steps=10)
 
 
 @pytest.mark.parametrize("kwargs, exc, words", [
