@@ -33,7 +33,9 @@ EXPLORABLES = {"book/01_gradient_descent.html": 2,
                "book/02_learning_rate_schedules.html": 1,
                "book/03_momentum.html": 1,
                "book/04_gradient_clipping.html": 1,
-               "book/05_adaptive_methods.html": 3}
+               "book/05_adaptive_methods.html": 3,
+               "book/06_second_order.html": 1,
+               "book/07_putting_it_together.html": 1}
 #: Pages that open with a diagram drawn at build time (a hide-input cell's figure).
 DIAGRAMS = [*EXPLORABLES, "book/appendix_modern_optimizers.html"]
 #: Size budget of one page's HTML (figures are separate files, explorables are inline).
