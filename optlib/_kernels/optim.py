@@ -214,4 +214,5 @@ def grad_point(rule, p, s0, hyper, out):
         for i in range(p.size):
             out[i] = p[i] - hyper[0] * s0[i]
     else:
-        out[:] = p
+        for i in range(p.size):  # a loop: a slice copy costs more than a 2-D step
+            out[i] = p[i]
