@@ -3,7 +3,7 @@
     python benchmarks/run.py            # 10^7 parameters, 7 rounds (a few minutes)
     python benchmarks/run.py --quick    # 10^6 parameters, 3 rounds (under a minute)
 
-All measuring code lives in :mod:`optlib.perf`, which the performance appendix runs too.
+The measuring code lives in :mod:`optlib.perf`, which the performance appendix runs.
 """
 
 import argparse
@@ -22,25 +22,27 @@ def ms(t):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes, fewer rounds")
-    ap.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
+    ap.add_argument("--no-torch", action="store_true",
+                    help="skip torch even if installed")
     args = ap.parse_args()
     n, repeat = (10**6, 3) if args.quick else (10**7, 7)
     steps, sched_n = (10**4, 10**5) if args.quick else (10**5, 10**6)
     torch = not args.no_torch
 
-    bw = {dt.__name__: P.bandwidth(n, dt, repeat) / 1e9 for dt in (np.float32, np.float64)}
+    bw = {dt.__name__: P.bandwidth(n, dt, repeat) / 1e9
+          for dt in (np.float32, np.float64)}
     print(f"== step kernels, n = {n:.0e} parameters, {repeat} rounds; one thread each "
           "(torch set to 1 thread)")
-    print("   floor = words moved per parameter x n / bandwidth of the in-place STREAM "
-          "triad,")
+    print("   floor = words moved per parameter x n / bandwidth of the in-place "
+          "STREAM triad,")
     print("   timed in every round; ratios are median [min-max] over the rounds. "
           f"Triad bandwidth now: {bw['float32']:.1f} GB/s (float32), "
           f"{bw['float64']:.1f} GB/s (float64)")
     rows = P.step_table(n, repeat=repeat, torch=torch)
     print(P.format_table(rows))
     worst = max(max(r["check"].values()) for r in rows)
-    print(f"   (every implementation agrees with optlib after two steps to {worst:.1e} "
-          "of the largest parameter)")
+    print("   (every implementation agrees with optlib after two steps to "
+          f"{worst:.1e} of the largest parameter)")
 
     ratios, threads, equal = P.parallel_adam(n, np.float32, repeat, torch=torch)
     print(f"\n== Adam float32 on {threads} threads (floor: the parallel triad); "
@@ -50,18 +52,23 @@ def main():
 
     times, diff = P.trajectory_speedup(steps, repeat=3)
     fast = times["optlib trajectory.run"]
-    print(f"\n== Adam on 2-D Rosenbrock, {steps:.0e} steps (paths agree to {diff:.1e})")
+    print(f"\n== Adam on 2-D Rosenbrock, {steps:.0e} steps "
+          f"(first 1000 steps agree to {diff:.1e})")
     for name, t in times.items():
         print(f"   {name:26s} {ms(t)}   {t.median / fast.median:7.1f} x optlib")
 
-    print(f"\n== schedule evaluated at {sched_n:.0e} steps: one array call vs a Python loop")
+    print(f"\n== schedule evaluated at {sched_n:.0e} steps: one array call vs a "
+          "Python loop")
     for name, (fast, slow) in P.schedule_speedups(sched_n).items():
-        print(f"   {name:30s} {ms(fast)}  vs {ms(slow)}  {slow.median / fast.median:6.0f}x")
+        ratio = slow.median / fast.median
+        print(f"   {name:30s} {ms(fast)}  vs {ms(slow)}  {ratio:6.0f}x")
 
     t, numba_loaded = P.import_time()
-    print(f"\n== import optlib (fresh interpreter): {ms(t)}; numba loaded: {numba_loaded}")
+    print(f"\n== import optlib (fresh interpreter): {ms(t)}; "
+          f"numba loaded: {numba_loaded}")
 
-    print("\n== first call of each chapter's kernels, fresh interpreter, in chapter order")
+    print("\n== first call of each chapter's kernels, fresh interpreter, "
+          "in chapter order")
     print(f"   {'chapter':24s} {'cold (empty cache) s':>22s} {'on-disk cache s':>16s}")
     for name, (cold, warm) in P.compile_times().items():
         print(f"   {name:24s} {cold:22.2f} {warm:16.2f}")

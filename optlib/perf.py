@@ -8,8 +8,8 @@ round, reported as its median and its range over the rounds.
 An optimizer step is memory bound. Per parameter it reads and writes a few words (Adam
 reads p, g, m, v and writes p, m, v: 7 words, 28 bytes in float32), so no kernel can be
 faster than that traffic divided by the memory bandwidth. The bandwidth is measured in
-the same round by :func:`optlib._kernels.perf.stream`, the STREAM triad written in place
-(3 words per entry), and a kernel's *floor* is its words / 3 times the triad's time.
+the same round by :func:`optlib._kernels.perf.stream`, the STREAM triad written in
+place (3 words per entry); a kernel's *floor* is its words / 3 times the triad's time.
 
 >>> import optlib as ol
 >>> rows = ol.perf.step_table(10**5, repeat=3, names=["SGD"], torch=False)
@@ -30,6 +30,7 @@ import numpy as np
 
 from . import _validate as v
 from . import clipping, explorables, functions, optim, schedules, trajectory
+from ._kernels import optim as _ko
 from ._kernels import perf as _k
 
 LR, MU, ALPHA, BETAS, EPS, WD = 1e-3, 0.9, 0.99, (0.9, 0.999), 1e-8, 1e-2
@@ -49,8 +50,8 @@ class Timing(NamedTuple):
 
 
 def measure(fn, repeat=7, number=1):
-    """Seconds per call of ``fn``: ``repeat`` samples of ``number`` calls each, after one
-    warm-up call (compilation, first touch of memory). Returns a :class:`Timing`."""
+    """Seconds per call of ``fn``: ``repeat`` samples of ``number`` calls each, after
+    one warm-up call (compilation, first touch of memory); a :class:`Timing`."""
     repeat = v.integer("repeat", repeat, low=1)
     number = v.integer("number", number, low=1)
     fn()
@@ -87,7 +88,7 @@ def bandwidth(n=10**7, dtype=np.float64, repeat=7, parallel=False):
     return 3 * n * a.itemsize / t.median
 
 
-# --- the step kernels: optlib, NumPy array expressions, torch --------------------------
+# --- the step kernels: optlib, NumPy array expressions, torch ----------------------
 
 def _np_sgd(p, g, s, t):
     p -= LR * g
@@ -152,7 +153,8 @@ STEP_CASES = {
     "SGD": (3, lambda: optim.GD(LR), _np_sgd, ("SGD", {})),
     "momentum (torch form)": (5, lambda: optim.Momentum(LR, MU), _np_momentum,
                               ("SGD", {"momentum": MU})),
-    "momentum (textbook form)": (5, lambda: optim.HeavyBall(LR, MU), _np_heavy_ball, None),
+    "momentum (textbook form)": (5, lambda: optim.HeavyBall(LR, MU), _np_heavy_ball,
+                                 None),
     "Nesterov": (5, lambda: optim.Momentum(LR, MU, nesterov=True), _np_nesterov,
                  ("SGD", {"momentum": MU, "nesterov": True})),
     "Adagrad": (5, lambda: optim.Adagrad(LR), _np_adagrad, ("Adagrad", {})),
@@ -171,6 +173,11 @@ def _torch():
     except ImportError:
         return None
     return torch
+
+
+def has_torch():
+    """Whether torch is importable (optional: without it, its columns are left out)."""
+    return _torch() is not None
 
 
 def _data(n, dtype, seed=0):
@@ -207,7 +214,8 @@ class _Runner:
     def _torch_call(self, name, impl, torch, spec, threads):
         tp = torch.from_numpy(self.p)
         tp.grad = torch.from_numpy(self.g)
-        flag = {"torch foreach": {"foreach": True}, "torch fused": {"fused": True}}[impl]
+        flag = {"torch foreach": {"foreach": True},
+                "torch fused": {"fused": True}}[impl]
 
         def with_threads(fn):
             def call():
@@ -230,22 +238,24 @@ class _Runner:
             getattr(torch.optim, cls)([probe], lr=LR, **kwargs, **flag).step()
         except (RuntimeError, ValueError, TypeError):
             return None
-        return with_threads(getattr(torch.optim, cls)([tp], lr=LR, **kwargs, **flag).step)
+        opt = getattr(torch.optim, cls)([tp], lr=LR, **kwargs, **flag)
+        return with_threads(opt.step)
 
 
 IMPLS = ("optlib", "numpy", "torch foreach", "torch fused")
 
 
-def step_table(n=10**7, dtypes=(np.float32, np.float64), repeat=7, names=None, torch=True,
-               threads=1):
+def step_table(n=10**7, dtypes=(np.float32, np.float64), repeat=7, names=None,
+               torch=True, threads=1):
     """Time every step kernel against NumPy, torch and the bandwidth floor.
 
     Returns one dict per (kernel, dtype): ``kernel, dtype, words, n, floor`` (a
     :class:`Timing` of the floor in seconds) and, per implementation in :data:`IMPLS`
     that exists, ``time`` and ``ratio`` (to the floor, per round) Timings and ``gbs``
-    (effective GB/s at the median). ``check`` holds each implementation's largest difference
-    from optlib's parameters after two steps from the same start, relative to the
-    largest parameter. torch runs with ``threads`` threads (optlib's kernels use one).
+    (effective GB/s at the median). ``check`` holds each implementation's largest
+    difference from optlib's parameters after two steps from the same start, relative
+    to the largest parameter. torch runs with ``threads`` threads (optlib's kernels
+    use one).
     """
     n = v.integer("n", n, low=8)
     names = list(STEP_CASES) if names is None else names
@@ -270,8 +280,9 @@ def step_table(n=10**7, dtypes=(np.float32, np.float64), repeat=7, names=None, t
                        floor=Timing.of(floor), check=check)
             for impl in runners:
                 t = samples[impl]
+                gbs = words * n * p.itemsize / statistics.median(t) / 1e9
                 row[impl] = dict(time=Timing.of(t), ratio=Timing.of(t / floor),
-                                 gbs=words * n * p.itemsize / statistics.median(t) / 1e9)
+                                 gbs=gbs)
             rows.append(row)
     return rows
 
@@ -320,46 +331,49 @@ def format_table(rows):
 
 
 def parallel_adam(n=10**7, dtype=np.float32, repeat=7, torch=True):
-    """Adam's step on all threads: optlib's serial and parallel kernels, the parallel
-    triad floor, and torch's fused Adam on all threads. Returns ({name: Timing of the
-    ratio to the parallel floor}, threads, bitwise_equal)."""
+    """Adam's step on all threads: optlib's serial kernel, its parallel twin and
+    torch's fused Adam on all threads, against the parallel triad (the floor for all
+    cores).
+    Returns ({name: Timing of the ratio to that floor}, threads, bitwise_equal), the
+    last comparing the two optlib kernels after the same number of steps."""
+    from numba import get_num_threads
+
     p, g = _data(n, dtype)
-    arrays = {k: [p.copy(), g.copy(), np.zeros_like(p), np.zeros_like(p)]
-              for k in ("serial", "parallel")}
-    serial = optim.Adam(LR, BETAS, EPS)
-    st = serial.init(arrays["serial"][0])
-    steps = {"n": 0}
+    serial, parallel = ([p.copy(), g, np.zeros_like(p), np.zeros_like(p)]
+                        for _ in range(2))
+    empty = np.empty(0, dtype)
+    count = {"serial": 0, "parallel": 0}
 
-    def run_serial():
-        nonlocal st
-        st = serial.step(arrays["serial"][0], arrays["serial"][1], st)
+    def run(name):
+        if name == "serial":
+            _ko.adam_step(*serial, empty, LR, *BETAS, EPS, 0.0, False, False, False,
+                          count[name])
+        else:
+            _k.adam_step_parallel(*parallel, LR, *BETAS, EPS, 0.0, False, False,
+                                  count[name])
+        count[name] += 1
 
-    def run_parallel():
-        q, gg, m, vv = arrays["parallel"]
-        _k.adam_step_parallel(q, gg, m, vv, LR, *BETAS, EPS, 0.0, False, False, steps["n"])
-        steps["n"] += 1
     a, b = np.ones(n, dtype), np.ones(n, dtype)
-    fns = {"floor": lambda: _k.stream_parallel(a, b, 0.0), "optlib serial": run_serial,
-           "optlib parallel": run_parallel}
+    fns = {"floor": lambda: _k.stream_parallel(a, b, 0.0),
+           "optlib serial": lambda: run("serial"),
+           "optlib parallel": lambda: run("parallel")}
     torch_mod = _torch() if torch else None
     if torch_mod is not None:
         tp = torch_mod.from_numpy(p.copy())
         tp.grad = torch_mod.from_numpy(g.copy())
         fns["torch fused"] = torch_mod.optim.Adam([tp], lr=LR, fused=True).step
-    # same number of steps on both optlib copies before comparing them
-    run_serial()
-    run_parallel()
-    equal = bool(np.array_equal(arrays["serial"][0], arrays["parallel"][0]))
     samples = rounds(fns, repeat)
+    equal = count["serial"] == count["parallel"] and all(
+        np.array_equal(x, y) for x, y in zip(serial, parallel))
     floor = samples["floor"] * 7 / 3
     out = {k: Timing.of(s / floor) for k, s in samples.items() if k != "floor"}
-    from numba import get_num_threads
-    return out, get_num_threads(), equal
+    return out, get_num_threads(), bool(equal)
 
 
-# --- whole-loop comparisons -------------------------------------------------------------
+# --- whole-loop comparisons ---------------------------------------------------------
 
-def python_adam_rosenbrock(x0, steps, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, a=1.0, b=100.0):
+def python_adam_rosenbrock(x0, steps, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, a=1.0,
+                           b=100.0):
     """Adam on the 2-D Rosenbrock function in plain Python floats, recording every
     iterate and value as ``trajectory.run`` does: the loop a reader would write."""
     x, y = float(x0[0]), float(x0[1])
@@ -383,7 +397,8 @@ def python_adam_rosenbrock(x0, steps, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, a=1.0
 
 class _Objective:
     """A built-in landscape hidden behind plain methods: ``trajectory.run`` then takes
-    its Python loop (NumPy arrays, one ``opt.step`` per step), as for a user's function."""
+    its Python loop (NumPy arrays, one ``opt.step`` per step), as for a user's
+    function."""
 
     def __init__(self, fn):
         self.fn, self.x0 = fn, fn.x0
@@ -399,18 +414,21 @@ def trajectory_speedup(steps=100_000, repeat=3, numpy_steps=10_000):
     """Adam on Rosenbrock for ``steps`` steps: the jitted ``trajectory.run`` against a
     pure-Python loop over floats and against ``trajectory.run``'s own Python loop over
     NumPy arrays (timed for ``numpy_steps`` steps and scaled). Returns {name: Timing}
-    and the largest |difference| between the jitted and the pure-Python paths."""
+    and the largest |difference| between the jitted and the pure-Python iterates over
+    the first 1000 steps. (Later they drift apart slowly: CPython's ``b ** t`` and the
+    kernel's differ in the last bit for some t; Adam on Rosenbrock amplifies it.)"""
     fn = functions.rosenbrock()
     opt = optim.Adam(LR)
     slow = max(1, repeat // 2)
-    out = {"optlib trajectory.run": measure(lambda: trajectory.run(opt, fn, steps=steps),
-                                            repeat),
-           "pure Python floats": measure(lambda: python_adam_rosenbrock(fn.x0, steps), slow)}
+    out = {"optlib trajectory.run":
+           measure(lambda: trajectory.run(opt, fn, steps=steps), repeat),
+           "pure Python floats":
+           measure(lambda: python_adam_rosenbrock(fn.x0, steps), slow)}
     m = min(steps, numpy_steps)
     t = measure(lambda: trajectory.run(opt, _Objective(fn), steps=m), slow)
     out["Python loop of opt.step"] = Timing(*(x * steps / m for x in t))
     xs, _ = python_adam_rosenbrock(fn.x0, steps)
-    diff = float(np.abs(trajectory.run(opt, fn, steps=steps).x - xs).max())
+    diff = float(np.abs(trajectory.run(opt, fn, steps=steps).x - xs)[:1001].max())
     return out, diff
 
 
@@ -428,7 +446,8 @@ def schedule_speedups(n=10**6, repeat=5):
     {name: (Timing array call, Timing Python loop scaled to n steps)}."""
     steps = np.arange(n)
     cases = {
-        "cosine": (schedules.cosine(0.1, n, 1e-4), lambda k: _python_cosine(k, 0.1, n, 1e-4)),
+        "cosine": (schedules.cosine(0.1, n, 1e-4),
+                   lambda k: _python_cosine(k, 0.1, n, 1e-4)),
         "step decay": (schedules.step_decay(0.1, 1000, 0.5),
                        lambda k: _python_step(k, 0.1, 1000, 0.5)),
         "one-cycle (scalar API calls)": (schedules.one_cycle(0.1, n), None),
@@ -438,8 +457,8 @@ def schedule_speedups(n=10**6, repeat=5):
         m = n
         if scalar is None:  # the scalar call path, one step at a time: extrapolated
             scalar, m = sched, min(n, 20_000)
-        np.testing.assert_allclose(sched(steps[:1000]), [scalar(k) for k in range(1000)],
-                                   rtol=1e-12)
+        np.testing.assert_allclose(sched(steps[:1000]),
+                                   [scalar(k) for k in range(1000)], rtol=1e-12)
         fast = measure(lambda: sched(steps), repeat)
         slow = measure(lambda: [scalar(k) for k in range(m)], max(1, repeat // 2))
         out[name] = (fast, Timing(*(x * n / m for x in slow)))
@@ -455,18 +474,20 @@ def widget_times(repeat=5):
     work = {
         "lr_explorer": lambda: trajectory.run(optim.GD(lr=0.1), quad, [1.0, 1.5],
                                               steps=100),
-        "momentum_explorer": lambda: trajectory.run(optim.HeavyBall(1.0 / q50.L, 0.8), q50,
-                                                    steps=100),
+        "momentum_explorer": lambda: trajectory.run(optim.HeavyBall(1.0 / q50.L, 0.8),
+                                                    q50, steps=100),
         "race_explorer": lambda: explorables.race_runs(rosen, racers, 1000),
-        "schedule_explorer": lambda: explorables.digits_run("cosine", 0.5, 2, epochs=10),
+        "schedule_explorer": lambda: explorables.digits_run("cosine", 0.5, 2,
+                                                            epochs=10),
         "clipping_explorer": lambda: explorables.adding_run(0.3, epochs=10),
     }
     return {name: measure(fn, repeat) for name, fn in work.items()}
 
 
-# --- start-up: import and compile times, in fresh interpreters --------------------------
+# --- start-up: import and compile times, in fresh interpreters ----------------------
 
-_CHAPTERS = {
+#: What each chapter runs first: the calls whose kernels compile (``compile_times``).
+CHAPTERS = {
     "1 gradient descent": "ol.trajectory.run(ol.optim.GD(0.1), ol.functions.booth(),"
                           " steps=10)",
     "2 schedules (+ MLP)": "ol.schedules.cosine(0.1, 100)(np.arange(10)); "
@@ -478,7 +499,8 @@ _CHAPTERS = {
     "4 clipping (+ RNN)": "ol.clipping.clip_grad_norm(np.ones(10), 1.0); "
                           "ol.explorables.adding_run(1.0, epochs=1)",
     "5 adaptive": "o = ol.optim.Adam(); w = np.ones(10); o.step(w, w, o.init(w)); "
-                  "ol.trajectory.run(ol.optim.Adam(0.01), ol.functions.beale(), steps=10)",
+                  "ol.trajectory.run(ol.optim.Adam(0.01), ol.functions.beale(), "
+                  "steps=10)",
 }
 
 
@@ -499,16 +521,21 @@ def import_time(repeat=5):
     return Timing.of([float(r[0]) for r in runs]), any(r[1] == "True" for r in runs)
 
 
-def compile_times(cache_dir=None):
+def compile_times(chapters=None):
     """First-call seconds of each chapter's kernels in a fresh interpreter, cold (an
     empty ``NUMBA_CACHE_DIR``) and then with the on-disk cache that run filled.
-    Returns {chapter: (cold, cached)}; chapters run in order, so a kernel compiled for
-    one chapter is already there for the next."""
+    ``chapters``: names from ``CHAPTERS`` (default all). Returns {chapter: (cold,
+    cached)}; chapters run in order, so a kernel compiled for one chapter is already
+    there for the next."""
+    chapters = list(CHAPTERS) if chapters is None else chapters
+    for name in chapters:
+        v.choice("chapters", name, tuple(CHAPTERS))
     code = "import time, numpy as np, optlib as ol\n"
-    for name, call in _CHAPTERS.items():
-        code += f"t = time.perf_counter(); {call}; print(time.perf_counter() - t)\n"
+    for name in chapters:
+        code += (f"t = time.perf_counter(); {CHAPTERS[name]}; "
+                 "print(time.perf_counter() - t)\n")
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir or tmp)
+        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
         cold = _fresh_python(code, env).split()
         warm = _fresh_python(code, env).split()
-    return {name: (float(c), float(w)) for name, c, w in zip(_CHAPTERS, cold, warm)}
+    return {name: (float(c), float(w)) for name, c, w in zip(chapters, cold, warm)}

@@ -10,6 +10,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+#: Appendices (``appendix_*.ipynb``) follow the chapter template except that they have
+#: no widget section and no exercises: they measure and explain, nothing to practise.
+APPENDICES = [nb for nb in NOTEBOOKS if nb.stem.startswith("appendix_")]
+CHAPTERS = [nb for nb in NOTEBOOKS if nb not in APPENDICES]
 
 
 def toc_files():
@@ -22,7 +26,16 @@ def toc_files():
 
 
 def test_there_are_chapters():
-    assert NOTEBOOKS, "book/ holds no notebooks"
+    assert CHAPTERS, "book/ holds no chapter notebooks"
+
+
+def test_appendices_come_after_the_chapters_and_have_no_exercises():
+    files = toc_files()
+    for nb in APPENDICES:
+        assert files.index(f"book/{nb.stem}") > max(files.index(f"book/{c.stem}")
+                                                    for c in CHAPTERS)
+        md = "\n".join(s for s, k, _ in chapter_text(nb) if k == "markdown")
+        assert "{exercise}" not in md and "ol.widgets." not in md
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
@@ -52,16 +65,21 @@ def chapter_text(nb):
 def test_chapter_follows_the_template(nb):
     cells = chapter_text(nb)
     md = "\n".join(s for s, kind, _ in cells if kind == "markdown")
-    for heading in ("## Overview", "## Theory", "## From scratch, then the library",
-                    "## Experiments", "## Explore", "## Summary", "## Exercises"):
+    appendix = nb in APPENDICES
+    headings = ["## Overview", "## Theory", "## From scratch, then the library",
+                "## Experiments", "## Summary"]
+    if not appendix:
+        headings += ["## Explore", "## Exercises"]
+    for heading in headings:
         assert heading in md, f"{nb.name} lacks the section {heading!r}"
-    assert re.match(r"\(ch-[\w-]+\)=\n# ", cells[0][0]), "first cell: a label, then the title"
+    label = r"\(app-[\w-]+\)=\n# Appendix: " if appendix else r"\(ch-[\w-]+\)=\n# "
+    assert re.match(label, cells[0][0]), "first cell: a label, then the title"
     code = [s for s, kind, _ in cells if kind == "code"]
     assert "import optlib as ol" in code[0]
     assert any("np.testing.assert_allclose" in s for s in code)
 
 
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
 def test_exercises_have_gated_solutions_and_checked_coding_stubs(nb):
     cells = chapter_text(nb)
     labels = re.findall(r"````\{exercise\}.*\n:label: ([\w-]+)",

@@ -14,8 +14,8 @@ from optlib._kernels import perf as KP
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("wd, decoupled, maximize",
-                         list(itertools.product([0.0, 0.1], [False, True], [False, True])))
+@pytest.mark.parametrize("wd, decoupled, maximize", list(
+    itertools.product([0.0, 0.1], [False, True], [False, True])))
 def test_parallel_adam_is_bitwise_the_serial_kernel(dtype, wd, decoupled, maximize):
     r = np.random.default_rng(3)
     n = 10_007  # not a multiple of any vector width or thread count
@@ -27,8 +27,8 @@ def test_parallel_adam_is_bitwise_the_serial_kernel(dtype, wd, decoupled, maximi
     for step in range(3):
         K.adam_step(*serial, empty, 1e-2, 0.9, 0.999, 1e-8, wd, False, decoupled,
                     maximize, step)
-        KP.adam_step_parallel(*parallel, 1e-2, 0.9, 0.999, 1e-8, wd, decoupled, maximize,
-                              step)
+        KP.adam_step_parallel(*parallel, 1e-2, 0.9, 0.999, 1e-8, wd, decoupled,
+                              maximize, step)
     for a, b in zip(serial, parallel):
         np.testing.assert_array_equal(a, b)
     assert np.isfinite(serial[0][4:]).all()

@@ -15,9 +15,11 @@ def norm(g, p):
             if a > m or math.isnan(a):
                 m = a
         return m
+    s = 0.0  # one running sum, in index order: chapter 4's RNN runs depend on its bits
     if p == 2.0:
-        return math.sqrt(sum_squares(g))
-    s = 0.0
+        for i in range(g.size):
+            s += g[i] * g[i]
+        return math.sqrt(s)
     for i in range(g.size):
         s += abs(g[i]) ** p
     return s ** (1.0 / p)
@@ -43,28 +45,3 @@ def clamp(g, c):
         elif g[i] < -c:
             g[i] = -c
     return m
-
-
-@njit(cache=True, error_model="numpy")
-def sum_squares(g):
-    """sum g_i^2 as eight interleaved partial sums (s_j takes i = j mod 8), added in pairs.
-
-    A single running sum makes every addition wait for the one before it, so the loop
-    runs at the adder's latency instead of the memory's speed; the compiler may not
-    reorder floating-point additions for us (no fastmath). Eight independent sums, as in
-    NumPy's pairwise sum, are as accurate as one or more so.
-    """
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    n8 = g.size - g.size % 8
-    for i in range(0, n8, 8):
-        s0 += g[i] * g[i]
-        s1 += g[i + 1] * g[i + 1]
-        s2 += g[i + 2] * g[i + 2]
-        s3 += g[i + 3] * g[i + 3]
-        s4 += g[i + 4] * g[i + 4]
-        s5 += g[i + 5] * g[i + 5]
-        s6 += g[i + 6] * g[i + 6]
-        s7 += g[i + 7] * g[i + 7]
-    for i in range(n8, g.size):
-        s0 += g[i] * g[i]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))

@@ -85,7 +85,7 @@ def adagrad_step(p, g, acc, lr, lr_decay, weight_decay, eps, maximize, step):
 
 @njit(cache=True, error_model="numpy")
 def rms_grad(p, g, sq, i, alpha, weight_decay, maximize):
-    """RMSprop's gradient for entry i (sign, weight decay); updates its average of g^2."""
+    """RMSprop's gradient for entry i (sign, weight decay); updates its mean of g^2."""
     gi = -g[i] if maximize else g[i]
     gi += weight_decay * p[i]
     sq[i] = alpha * sq[i] + (1.0 - alpha) * gi * gi
@@ -102,7 +102,8 @@ def rmsprop_step(p, g, sq, avg, buf, lr, alpha, eps, weight_decay, momentum, cen
         for i in range(p.size):
             gi = rms_grad(p, g, sq, i, alpha, weight_decay, maximize)
             avg[i] = lerp(avg[i], gi, 1.0 - alpha)
-            buf[i] = momentum * buf[i] + gi / (math.sqrt(sq[i] - avg[i] * avg[i]) + eps)
+            denom = math.sqrt(sq[i] - avg[i] * avg[i]) + eps
+            buf[i] = momentum * buf[i] + gi / denom
             p[i] -= lr * buf[i]
     elif centered:
         for i in range(p.size):
@@ -145,12 +146,14 @@ def adam_step(p, g, m, v, vmax, lr, b1, b2, eps, weight_decay, amsgrad, decouple
     step_size = lr / bc1
     if amsgrad:
         for i in range(p.size):
-            vi = adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled, maximize)
+            vi = adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled,
+                              maximize)
             vmax[i] = max(vmax[i], vi)
             p[i] -= step_size * m[i] / (math.sqrt(vmax[i]) / bc2_sqrt + eps)
     else:
         for i in range(p.size):
-            vi = adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled, maximize)
+            vi = adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled,
+                              maximize)
             p[i] -= step_size * m[i] / (math.sqrt(vi) / bc2_sqrt + eps)
 
 
