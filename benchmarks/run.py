@@ -44,11 +44,14 @@ def main():
     print("   (every implementation agrees with optlib after two steps to "
           f"{worst:.1e} of the largest parameter)")
 
-    ratios, threads, equal = P.parallel_adam(n, np.float32, repeat, torch=torch)
-    print(f"\n== Adam float32 on {threads} threads (floor: the parallel triad); "
-          f"parallel result bitwise equal to serial: {equal}")
-    for name, t in ratios.items():
-        print(f"   {name:18s} {t.median:6.2f} x floor [{t.low:.2f}-{t.high:.2f}]")
+    times, speedups, threads, equal = P.parallel_adam(n, np.float32, repeat,
+                                                      torch=torch)
+    print(f"\n== Adam, float32, one thread against {threads} (parallel result bitwise "
+          f"equal to serial: {equal})")
+    for name, t in times.items():
+        print(f"   {name:30s} {ms(t)}")
+    for name, t in speedups.items():
+        print(f"   speed-up {name:21s} {t.median:5.2f}x [{t.low:.2f}-{t.high:.2f}]")
 
     times, diff = P.trajectory_speedup(steps, repeat=3)
     fast = times["optlib trajectory.run"]

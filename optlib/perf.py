@@ -331,11 +331,14 @@ def format_table(rows):
 
 
 def parallel_adam(n=10**7, dtype=np.float32, repeat=7, torch=True):
-    """Adam's step on all threads: optlib's serial kernel, its parallel twin and
-    torch's fused Adam on all threads, against the parallel triad (the floor for all
-    cores).
-    Returns ({name: Timing of the ratio to that floor}, threads, bitwise_equal), the
-    last comparing the two optlib kernels after the same number of steps."""
+    """Adam's step on one thread and on all threads: the triad, optlib's serial kernel
+    against its parallel twin, and torch's fused Adam with 1 thread against all.
+
+    Returns ({name: Timing in seconds}, {pair: Timing of the per-round speed-up}, the
+    number of threads, and whether the two optlib kernels agree bitwise after the same
+    number of steps). numba and torch run in separate rounds: each keeps its own pool
+    of threads spinning for a while after a parallel loop, which would slow the other.
+    """
     from numba import get_num_threads
 
     p, g = _data(n, dtype)
@@ -354,20 +357,37 @@ def parallel_adam(n=10**7, dtype=np.float32, repeat=7, torch=True):
         count[name] += 1
 
     a, b = np.ones(n, dtype), np.ones(n, dtype)
-    fns = {"floor": lambda: _k.stream_parallel(a, b, 0.0),
-           "optlib serial": lambda: run("serial"),
-           "optlib parallel": lambda: run("parallel")}
+    samples = rounds({"triad, 1 thread": lambda: _k.stream(a, b, 0.0),
+                      "triad, all threads": lambda: _k.stream_parallel(a, b, 0.0),
+                      "optlib Adam, 1 thread": lambda: run("serial"),
+                      "optlib Adam, all threads": lambda: run("parallel")}, repeat)
+    pairs = {"triad": ("triad, 1 thread", "triad, all threads"),
+             "optlib Adam": ("optlib Adam, 1 thread", "optlib Adam, all threads")}
     torch_mod = _torch() if torch else None
     if torch_mod is not None:
         tp = torch_mod.from_numpy(p.copy())
         tp.grad = torch_mod.from_numpy(g.copy())
-        fns["torch fused"] = torch_mod.optim.Adam([tp], lr=LR, fused=True).step
-    samples = rounds(fns, repeat)
+        step = torch_mod.optim.Adam([tp], lr=LR, fused=True).step
+        threads = torch_mod.get_num_threads()
+
+        def on(k):
+            def call():
+                torch_mod.set_num_threads(k)
+                try:
+                    step()
+                finally:
+                    torch_mod.set_num_threads(threads)
+            return call
+        samples.update(rounds({"torch fused Adam, 1 thread": on(1),
+                               "torch fused Adam, all threads": on(threads)}, repeat))
+        pairs["torch fused Adam"] = ("torch fused Adam, 1 thread",
+                                     "torch fused Adam, all threads")
     equal = count["serial"] == count["parallel"] and all(
         np.array_equal(x, y) for x, y in zip(serial, parallel))
-    floor = samples["floor"] * 7 / 3
-    out = {k: Timing.of(s / floor) for k, s in samples.items() if k != "floor"}
-    return out, get_num_threads(), bool(equal)
+    times = {k: Timing.of(s) for k, s in samples.items()}
+    speedups = {k: Timing.of(samples[one] / samples[many])
+                for k, (one, many) in pairs.items()}
+    return times, speedups, get_num_threads(), bool(equal)
 
 
 # --- whole-loop comparisons ---------------------------------------------------------
