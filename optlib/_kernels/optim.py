@@ -123,7 +123,8 @@ def rmsprop_step(p, g, sq, avg, buf, lr, alpha, eps, weight_decay, momentum, cen
 
 @njit(cache=True, error_model="numpy")
 def adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled, maximize):
-    """Adam's weight decay and moment updates for entry i; returns the new v[i]."""
+    """Adam's weight decay and moment updates for entry i (Adam, AdamW, NAdam); returns
+    the gradient after weight decay and the new v[i]."""
     gi = -g[i] if maximize else g[i]
     if decoupled:
         p[i] *= 1.0 - lr * weight_decay
@@ -131,7 +132,7 @@ def adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled, maximize):
         gi += weight_decay * p[i]
     m[i] = lerp(m[i], gi, 1.0 - b1)
     v[i] = b2 * v[i] + (1.0 - b2) * gi * gi
-    return v[i]
+    return gi, v[i]
 
 
 @njit(cache=True, error_model="numpy")
@@ -146,14 +147,14 @@ def adam_step(p, g, m, v, vmax, lr, b1, b2, eps, weight_decay, amsgrad, decouple
     step_size = lr / bc1
     if amsgrad:
         for i in range(p.size):
-            vi = adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled,
-                              maximize)
+            _, vi = adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled,
+                                 maximize)
             vmax[i] = max(vmax[i], vi)
             p[i] -= step_size * m[i] / (math.sqrt(vmax[i]) / bc2_sqrt + eps)
     else:
         for i in range(p.size):
-            vi = adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled,
-                              maximize)
+            _, vi = adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled,
+                                 maximize)
             p[i] -= step_size * m[i] / (math.sqrt(vi) / bc2_sqrt + eps)
 
 
@@ -172,14 +173,9 @@ def nadam_step(p, g, m, v, mu_product, lr, b1, b2, eps, weight_decay, psi, decou
     c1 = lr * (1.0 - mu) / (1.0 - prod)
     c2 = lr * mu_next / (1.0 - prod_next)
     for i in range(p.size):
-        gi = -g[i] if maximize else g[i]
-        if decoupled:
-            p[i] *= 1.0 - lr * weight_decay
-        else:
-            gi += weight_decay * p[i]
-        m[i] = lerp(m[i], gi, 1.0 - b1)
-        v[i] = b2 * v[i] + (1.0 - b2) * gi * gi
-        denom = math.sqrt(v[i] / bc2) + eps
+        gi, vi = adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled,
+                              maximize)
+        denom = math.sqrt(vi / bc2) + eps
         p[i] -= c1 * gi / denom
         p[i] -= c2 * m[i] / denom
 

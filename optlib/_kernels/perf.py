@@ -33,5 +33,6 @@ def adam_step_parallel(p, g, m, v, lr, b1, b2, eps, weight_decay, decoupled, max
     bc2_sqrt = math.sqrt(1.0 - b2**t)
     step_size = lr / bc1
     for i in prange(p.size):
-        vi = adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled, maximize)
+        _, vi = adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled,
+                             maximize)
         p[i] -= step_size * m[i] / (math.sqrt(vi) / bc2_sqrt + eps)
