@@ -80,6 +80,12 @@ def main():
     for name, t in P.widget_times().items():
         print(f"   {name:20s} {ms(t)}")
 
+    times, same = P.blas_threads(epochs=2)
+    print("\n== chapter 4's RNN, 2 epochs, fresh interpreters (its small matrix products "
+          f"go through OpenBLAS; same result: {same})")
+    for name, t in times.items():
+        print(f"   {name:26s} {t:8.2f} s")
+
 
 if __name__ == "__main__":
     main()

@@ -532,6 +532,25 @@ def _fresh_python(code, env):
     return out.stdout
 
 
+def blas_threads(epochs=1):
+    """Chapter 4's RNN (many small matrix products through OpenBLAS) trained for
+    ``epochs`` epochs in fresh interpreters, with OpenBLAS limited to one thread and
+    with its default (one per core). Returns {setting: seconds} and whether the two
+    runs' final test losses are bitwise equal."""
+    epochs = v.integer("epochs", epochs, low=1)
+    code = ("import time, optlib as ol; ol.explorables.adding_run(0.3, epochs=1); "
+            "t = time.perf_counter(); "
+            f"h = ol.explorables.adding_run(0.3, epochs={epochs}); "
+            "print(time.perf_counter() - t, repr(float(h.test_loss[-1])))")
+    default = {k: x for k, x in os.environ.items()
+               if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    runs = {"OpenBLAS on 1 thread": dict(default, OPENBLAS_NUM_THREADS="1"),
+            "OpenBLAS default threads": default}
+    out = {name: _fresh_python(code, env).split() for name, env in runs.items()}
+    losses = {r[1] for r in out.values()}
+    return {name: float(r[0]) for name, r in out.items()}, len(losses) == 1
+
+
 def import_time(repeat=5):
     """Seconds for ``import optlib`` in a fresh interpreter (median of ``repeat``), and
     whether that import loaded numba (it must not: nothing compiles at import)."""
