@@ -80,11 +80,10 @@ def rounds(fns, repeat=7):
     return out
 
 
-def bandwidth(n=10**7, dtype=np.float64, repeat=7, parallel=False):
+def bandwidth(n=10**7, dtype=np.float64, repeat=7):
     """Bytes per second of the in-place STREAM triad on ``n`` entries (median)."""
     a, b = np.ones(n, dtype), np.ones(n, dtype)
-    kernel = _k.stream_parallel if parallel else _k.stream
-    t = measure(lambda: kernel(a, b, 0.0), repeat)
+    t = measure(lambda: _k.stream(a, b, 0.0), repeat)
     return 3 * n * a.itemsize / t.median
 
 
@@ -188,7 +187,7 @@ def _data(n, dtype, seed=0):
 class _Runner:
     """One implementation of one case on its own copy of the data, taking steps."""
 
-    def __init__(self, name, impl, p, g, torch_mod=None, threads=1):
+    def __init__(self, name, impl, p, g, torch_mod=None):
         self.p, self.g = p.copy(), g.copy()
         words, make, np_step, torch_spec = STEP_CASES[name]
         if impl == "optlib" and make is None:
@@ -209,26 +208,16 @@ class _Runner:
                 np_step(self.p, self.g, slots, self.t)
             self.call = call
         else:
-            self.call = self._torch_call(name, impl, torch_mod, torch_spec, threads)
+            self.call = self._torch_call(name, impl, torch_mod, torch_spec)
 
-    def _torch_call(self, name, impl, torch, spec, threads):
+    def _torch_call(self, name, impl, torch, spec):
         tp = torch.from_numpy(self.p)
         tp.grad = torch.from_numpy(self.g)
         flag = {"torch foreach": {"foreach": True},
                 "torch fused": {"fused": True}}[impl]
-
-        def with_threads(fn):
-            def call():
-                saved = torch.get_num_threads()
-                torch.set_num_threads(threads)
-                try:
-                    fn()
-                finally:
-                    torch.set_num_threads(saved)
-            return call
         if spec is None and STEP_CASES[name][1] is None and impl == "torch foreach":
             clip = torch.nn.utils.clip_grad_norm_
-            return with_threads(lambda: clip([tp], MAX_NORM, foreach=True))
+            return lambda: clip([tp], MAX_NORM, foreach=True)
         if spec is None:
             return None
         cls, kwargs = spec
@@ -238,8 +227,7 @@ class _Runner:
             getattr(torch.optim, cls)([probe], lr=LR, **kwargs, **flag).step()
         except (RuntimeError, ValueError, TypeError):
             return None
-        opt = getattr(torch.optim, cls)([tp], lr=LR, **kwargs, **flag)
-        return with_threads(opt.step)
+        return getattr(torch.optim, cls)([tp], lr=LR, **kwargs, **flag).step
 
 
 IMPLS = ("optlib", "numpy", "torch foreach", "torch fused")
@@ -262,6 +250,17 @@ def step_table(n=10**7, dtypes=(np.float32, np.float64), repeat=7, names=None,
     for name in names:
         v.choice("names", name, tuple(STEP_CASES))
     torch_mod = _torch() if torch else None
+    saved = torch_mod.get_num_threads() if torch_mod is not None else None
+    try:
+        if torch_mod is not None:
+            torch_mod.set_num_threads(threads)
+        return _step_rows(n, dtypes, repeat, names, torch_mod)
+    finally:
+        if torch_mod is not None:
+            torch_mod.set_num_threads(saved)
+
+
+def _step_rows(n, dtypes, repeat, names, torch_mod):
     rows = []
     for dtype in dtypes:
         p, g = _data(n, dtype)
@@ -269,9 +268,9 @@ def step_table(n=10**7, dtypes=(np.float32, np.float64), repeat=7, names=None,
         for name in names:
             words = STEP_CASES[name][0]
             impls = IMPLS if torch_mod is not None else IMPLS[:2]
-            runners = {i: _Runner(name, i, p, g, torch_mod, threads) for i in impls}
+            runners = {i: _Runner(name, i, p, g, torch_mod) for i in impls}
             runners = {i: r for i, r in runners.items() if r.call is not None}
-            check = _check(name, p[:1000], g[:1000], list(runners), torch_mod, threads)
+            check = _check(name, p[:1000], g[:1000], list(runners), torch_mod)
             fns = {"floor": lambda: _k.stream(a, b, 0.0)}
             fns.update({i: r.call for i, r in runners.items()})
             samples = rounds(fns, repeat)
@@ -287,10 +286,10 @@ def step_table(n=10**7, dtypes=(np.float32, np.float64), repeat=7, names=None,
     return rows
 
 
-def _check(name, p, g, impls, torch_mod, threads):
+def _check(name, p, g, impls, torch_mod):
     """Largest difference from optlib's parameters after two steps, relative to their
     largest entry."""
-    runners = {i: _Runner(name, i, p, g, torch_mod, threads) for i in impls}
+    runners = {i: _Runner(name, i, p, g, torch_mod) for i in impls}
     for r in runners.values():
         for _ in range(2):
             r.g[:] = g  # torch's foreach Nesterov overwrites the gradient it is given
