@@ -74,7 +74,7 @@ def main():
           "in chapter order")
     print(f"   {'chapter':24s} {'cold (empty cache) s':>22s} {'on-disk cache s':>16s}")
     for name, (cold, warm) in P.compile_times().items():
-        print(f"   {name:24s} {cold:22.2f} {warm:16.2f}")
+        print(f"   {name:24s} {cold:22.3f} {warm:16.3f}")
 
     print("\n== widget recompute: the computation behind one slider move (no drawing)")
     for name, t in P.widget_times().items():
