@@ -302,13 +302,16 @@ def _check(name, p, g, impls, torch_mod):
     return out
 
 
-def format_table(rows):
+def format_table(rows, brief=False):
     """The rows of :func:`step_table` as a text table: per implementation the median
-    time, its effective GB/s and its ratio to the floor as median [low-high]."""
+    time, its effective GB/s and its ratio to the floor as median [low-high]; with
+    ``brief``, only the median ratio to the floor."""
     impls = [i for i in IMPLS if any(i in r for r in rows)]
+    width = 13 if brief else 40
     head = f"{'kernel':26s}{'dtype':>8s}{'floor ms':>10s}"
     for i in impls:
-        head += f" | {i + ' ms':>16s} {'GB/s':>5s} {'x floor':>16s}"
+        head += (f" | {i:>{width}s}" if brief else
+                 f" | {i + ' ms':>16s} {'GB/s':>5s} {'x floor':>16s}")
     if "torch fused" in impls:
         head += " | optlib/fused"
     lines = [head, "-" * len(head)]
@@ -316,10 +319,11 @@ def format_table(rows):
         line = f"{r['kernel']:26s}{r['dtype']:>8s}{1e3 * r['floor'].median:10.2f}"
         for i in impls:
             if i not in r:
-                line += f" | {'-':>16s} {'':>5s} {'':>16s}"
+                line += f" | {'-':>{width}s}"
                 continue
             t, q = r[i]["time"], r[i]["ratio"]
-            line += (f" | {1e3 * t.median:16.2f} {r[i]['gbs']:5.1f} "
+            line += (f" | {q.median:12.2f}x" if brief else
+                     f" | {1e3 * t.median:16.2f} {r[i]['gbs']:5.1f} "
                      f"{q.median:6.2f} [{q.low:.2f}-{q.high:.2f}]")
         if "torch fused" in impls:
             fused = r.get("torch fused")
