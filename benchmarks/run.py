@@ -81,8 +81,8 @@ def main():
         print(f"   {name:20s} {ms(t)}")
 
     times, same = P.blas_threads(epochs=2)
-    print("\n== chapter 4's RNN, 2 epochs, fresh interpreters (its small matrix products "
-          f"go through OpenBLAS; same result: {same})")
+    print("\n== chapter 4's RNN, 2 epochs, fresh interpreters (small matrix products "
+          f"through OpenBLAS; same result: {same})")
     for name, t in times.items():
         print(f"   {name:26s} {t:8.2f} s")
 
