@@ -41,6 +41,7 @@ _SUBMODULES = (
     "widgets",
     "explorables",
     "exercises",
+    "perf",
 )
 
 __all__ = list(_SUBMODULES)

@@ -32,6 +32,13 @@ def test_every_notebook_is_a_chapter_or_an_appendix():
         "name notebooks NN_topic.ipynb (a chapter) or appendix_topic.ipynb"
 
 
+def test_appendices_come_after_the_chapters():
+    files = toc_files()
+    for nb in APPENDICES:
+        assert files.index(f"book/{nb.stem}") > max(files.index(f"book/{c.stem}")
+                                                    for c in CHAPTERS)
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_is_in_the_toc(nb):
     assert f"book/{nb.stem}" in toc_files()

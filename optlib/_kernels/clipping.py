@@ -5,7 +5,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def norm(g, p):
     """The p-norm of a flat array: p = inf gives max |g_i|; p = 2 sqrt(sum g_i^2)."""
     if math.isinf(p):
@@ -15,7 +15,7 @@ def norm(g, p):
             if a > m or math.isnan(a):
                 m = a
         return m
-    s = 0.0
+    s = 0.0  # one running sum, in index order: chapter 4's RNN runs depend on its bits
     if p == 2.0:
         for i in range(g.size):
             s += g[i] * g[i]
@@ -25,14 +25,14 @@ def norm(g, p):
     return s ** (1.0 / p)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def scale(g, c):
     """g <- c * g, in place."""
     for i in range(g.size):
         g[i] *= c
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def clamp(g, c):
     """g <- min(max(g, -c), c), in place; returns max |g_i| before clamping."""
     m = 0.0

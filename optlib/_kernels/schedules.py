@@ -159,9 +159,12 @@ def values(sid, prm, steps, out):
     elif sid == INVERSE_TIME:
         for i in range(n):
             out[i] = inverse_time(prm, steps[i])
-    elif sid == STEP:
+    elif sid == STEP:  # constant for step_size steps: one pow per change of the rate
+        size, last, rate = int(prm[1]), -1, 0.0
         for i in range(n):
-            out[i] = step(prm, steps[i])
+            if steps[i] // size != last:
+                last, rate = steps[i] // size, step(prm, steps[i])
+            out[i] = rate
     elif sid == MULTI_STEP:
         for i in range(n):
             out[i] = multi_step(prm, steps[i])

@@ -1,0 +1,91 @@
+"""The benchmark suite: one command prints every table of issue 9.
+
+    python benchmarks/run.py            # 10^7 parameters, 7 rounds (a few minutes)
+    python benchmarks/run.py --quick    # 10^6 parameters, 3 rounds (under a minute)
+
+The measuring code lives in :mod:`optlib.perf`, which the performance appendix runs.
+"""
+
+import argparse
+
+import numpy as np
+
+import optlib as ol
+
+P = ol.perf
+
+
+def ms(t):
+    return f"{1e3 * t.median:9.2f} ms [{1e3 * t.low:.2f}-{1e3 * t.high:.2f}]"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, fewer rounds")
+    ap.add_argument("--no-torch", action="store_true",
+                    help="skip torch even if installed")
+    args = ap.parse_args()
+    n, repeat = (10**6, 3) if args.quick else (10**7, 7)
+    steps, sched_n = (10**4, 10**5) if args.quick else (10**5, 10**6)
+    torch = not args.no_torch
+
+    bw = {dt.__name__: P.bandwidth(n, dt, repeat) / 1e9
+          for dt in (np.float32, np.float64)}
+    print(f"== step kernels, n = {n:.0e} parameters, {repeat} rounds; one thread each "
+          "(torch set to 1 thread)")
+    print("   floor = words moved per parameter x n / bandwidth of the in-place "
+          "STREAM triad,")
+    print("   timed in every round; ratios are median [min-max] over the rounds. "
+          f"Triad bandwidth now: {bw['float32']:.1f} GB/s (float32), "
+          f"{bw['float64']:.1f} GB/s (float64)")
+    rows = P.step_table(n, repeat=repeat, torch=torch)
+    print(P.format_table(rows))
+    worst = max(max(r["check"].values()) for r in rows)
+    print("   (every implementation agrees with optlib after two steps to "
+          f"{worst:.1e} of the largest parameter)")
+
+    times, speedups, threads, equal = P.parallel_adam(n, np.float32, repeat,
+                                                      torch=torch)
+    print(f"\n== Adam, float32, one thread against {threads} (parallel result bitwise "
+          f"equal to serial: {equal})")
+    for name, t in times.items():
+        print(f"   {name:30s} {ms(t)}")
+    for name, t in speedups.items():
+        print(f"   speed-up {name:21s} {t.median:5.2f}x [{t.low:.2f}-{t.high:.2f}]")
+
+    times, diff = P.trajectory_speedup(steps, repeat=3)
+    fast = times["optlib trajectory.run"]
+    print(f"\n== Adam on 2-D Rosenbrock, {steps:.0e} steps "
+          f"(first 1000 steps agree to {diff:.1e})")
+    for name, t in times.items():
+        print(f"   {name:26s} {ms(t)}   {t.median / fast.median:7.1f} x optlib")
+
+    print(f"\n== schedule evaluated at {sched_n:.0e} steps: one array call vs a "
+          "Python loop")
+    for name, (fast, slow) in P.schedule_speedups(sched_n).items():
+        ratio = slow.median / fast.median
+        print(f"   {name:30s} {ms(fast)}  vs {ms(slow)}  {ratio:6.0f}x")
+
+    t, numba_loaded = P.import_time()
+    print(f"\n== import optlib (fresh interpreter): {ms(t)}; "
+          f"numba loaded: {numba_loaded}")
+
+    print("\n== first call of each chapter's kernels, fresh interpreter, "
+          "in chapter order")
+    print(f"   {'chapter':24s} {'cold (empty cache) s':>22s} {'on-disk cache s':>16s}")
+    for name, (cold, warm) in P.compile_times().items():
+        print(f"   {name:24s} {cold:22.3f} {warm:16.3f}")
+
+    print("\n== widget recompute: the computation behind one slider move (no drawing)")
+    for name, t in P.widget_times().items():
+        print(f"   {name:20s} {ms(t)}")
+
+    times, same = P.blas_threads(epochs=2)
+    print("\n== chapter 4's RNN, 2 epochs, fresh interpreters (small matrix products "
+          f"through OpenBLAS; same result: {same})")
+    for name, t in times.items():
+        print(f"   {name:26s} {t:8.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,583 @@
+"""Measuring optlib's speed on this machine: the timing helper, the bandwidth floor and
+the benchmarks that ``benchmarks/run.py`` prints and the performance appendix runs.
+
+A shared machine is noisy, so nothing here trusts one timing: every measurement is
+repeated, and a comparison is a *ratio* of two timings taken side by side, round after
+round, reported as its median and its range over the rounds.
+
+An optimizer step is memory bound. Per parameter it reads and writes a few words (Adam
+reads p, g, m, v and writes p, m, v: 7 words, 28 bytes in float32), so no kernel can be
+faster than that traffic divided by the memory bandwidth. The bandwidth is measured in
+the same round by :func:`optlib._kernels.perf.stream`, the STREAM triad written in
+place (3 words per entry); a kernel's *floor* is its words / 3 times the triad's time.
+
+>>> import optlib as ol
+>>> rows = ol.perf.step_table(10**5, repeat=3, names=["SGD"], torch=False)
+>>> rows[0]["kernel"], rows[0]["words"]
+('SGD', 3)
+"""
+
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _validate as v
+from . import clipping, explorables, functions, optim, schedules, trajectory
+from ._kernels import optim as _ko
+from ._kernels import perf as _k
+
+LR, MU, ALPHA, BETAS, EPS, WD = 1e-3, 0.9, 0.99, (0.9, 0.999), 1e-8, 1e-2
+MAX_NORM = 1e30  # clipping benchmark: the scale (1.0) is applied, g keeps its size
+
+
+class Timing(NamedTuple):
+    """The median and the range of repeated samples (seconds, or a ratio)."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, samples):
+        return cls(statistics.median(samples), min(samples), max(samples))
+
+
+def measure(fn, repeat=7, number=1):
+    """Seconds per call of ``fn``: ``repeat`` samples of ``number`` calls each, after
+    one warm-up call (compilation, first touch of memory); a :class:`Timing`."""
+    repeat = v.integer("repeat", repeat, low=1)
+    number = v.integer("number", number, low=1)
+    fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - t0) / number)
+    return Timing.of(samples)
+
+
+def rounds(fns, repeat=7):
+    """Time every function of the dict ``fns`` once per round, ``repeat`` rounds, so
+    that each round's timings share the machine's momentary load. Returns a dict of
+    per-round sample arrays (seconds)."""
+    repeat = v.integer("repeat", repeat, low=1)
+    for fn in fns.values():
+        fn()
+    out = {name: np.empty(repeat) for name in fns}
+    for r in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            out[name][r] = time.perf_counter() - t0
+    return out
+
+
+def bandwidth(n=10**7, dtype=np.float64, repeat=7):
+    """Bytes per second of the in-place STREAM triad on ``n`` entries (median)."""
+    a, b = np.ones(n, dtype), np.ones(n, dtype)
+    t = measure(lambda: _k.stream(a, b, 0.0), repeat)
+    return 3 * n * a.itemsize / t.median
+
+
+# --- the step kernels: optlib, NumPy array expressions, torch ----------------------
+
+def _np_sgd(p, g, s, t):
+    p -= LR * g
+
+
+def _np_momentum(p, g, s, t):
+    v = s[0]
+    v *= MU
+    v += g
+    p -= LR * v
+
+
+def _np_nesterov(p, g, s, t):
+    v = s[0]
+    v *= MU
+    v += g
+    p -= LR * (g + MU * v)
+
+
+def _np_heavy_ball(p, g, s, t):
+    v = s[0]
+    v *= MU
+    v += LR * g
+    p -= v
+
+
+def _np_adagrad(p, g, s, t):
+    acc = s[0]
+    acc += g * g
+    p -= LR * g / (np.sqrt(acc) + 1e-10)
+
+
+def _np_rmsprop(p, g, s, t):
+    sq = s[0]
+    sq *= ALPHA
+    sq += (1 - ALPHA) * g * g
+    p -= LR * g / (np.sqrt(sq) + EPS)
+
+
+def _np_adam(p, g, s, t, wd=0.0):
+    m, v = s[0], s[1]
+    b1, b2 = BETAS
+    p *= 1 - LR * wd
+    m += (1 - b1) * (g - m)
+    v *= b2
+    v += (1 - b2) * g * g
+    p -= LR / (1 - b1**t) * m / (np.sqrt(v) / math.sqrt(1 - b2**t) + EPS)
+
+
+def _np_adamw(p, g, s, t):
+    _np_adam(p, g, s, t, WD)
+
+
+def _np_clip(p, g, s, t):
+    total = np.linalg.norm(g)
+    g *= min(MAX_NORM / (total + 1e-6), 1.0)
+
+
+#: name: (words moved per parameter, optlib optimizer or None for clipping, NumPy step,
+#: torch.optim class name and keyword arguments, or None)
+STEP_CASES = {
+    "SGD": (3, lambda: optim.GD(LR), _np_sgd, ("SGD", {})),
+    "momentum (torch form)": (5, lambda: optim.Momentum(LR, MU), _np_momentum,
+                              ("SGD", {"momentum": MU})),
+    "momentum (textbook form)": (5, lambda: optim.HeavyBall(LR, MU), _np_heavy_ball,
+                                 None),
+    "Nesterov": (5, lambda: optim.Momentum(LR, MU, nesterov=True), _np_nesterov,
+                 ("SGD", {"momentum": MU, "nesterov": True})),
+    "Adagrad": (5, lambda: optim.Adagrad(LR), _np_adagrad, ("Adagrad", {})),
+    "RMSprop": (5, lambda: optim.RMSprop(LR, ALPHA, EPS), _np_rmsprop,
+                ("RMSprop", {"alpha": ALPHA, "eps": EPS})),
+    "Adam": (7, lambda: optim.Adam(LR, BETAS, EPS), _np_adam, ("Adam", {})),
+    "AdamW": (7, lambda: optim.AdamW(LR, BETAS, EPS, WD), _np_adamw,
+              ("AdamW", {"weight_decay": WD})),
+    "clip global norm": (3, None, _np_clip, None),
+}
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def has_torch():
+    """Whether torch is importable (optional: without it, its columns are left out)."""
+    return _torch() is not None
+
+
+def _data(n, dtype, seed=0):
+    r = np.random.default_rng(seed)
+    return r.normal(size=n).astype(dtype), r.normal(size=n).astype(dtype)
+
+
+class _Runner:
+    """One implementation of one case on its own copy of the data, taking steps."""
+
+    def __init__(self, name, impl, p, g, torch_mod=None):
+        self.p, self.g = p.copy(), g.copy()
+        words, make, np_step, torch_spec = STEP_CASES[name]
+        if impl == "optlib" and make is None:
+            self.call = lambda: clipping.clip_grad_norm(self.g, MAX_NORM)
+        elif impl == "optlib":
+            opt = make()
+            self.state = opt.init(self.p)
+
+            def call():
+                self.state = opt.step(self.p, self.g, self.state)
+            self.call = call
+        elif impl == "numpy":
+            slots = [np.zeros_like(self.p) for _ in range(2)]
+            self.t = 0
+
+            def call():
+                self.t += 1
+                np_step(self.p, self.g, slots, self.t)
+            self.call = call
+        else:
+            self.call = self._torch_call(name, impl, torch_mod, torch_spec)
+
+    def _torch_call(self, name, impl, torch, spec):
+        tp = torch.from_numpy(self.p)
+        tp.grad = torch.from_numpy(self.g)
+        flag = {"torch foreach": {"foreach": True},
+                "torch fused": {"fused": True}}[impl]
+        if spec is None and STEP_CASES[name][1] is None and impl == "torch foreach":
+            clip = torch.nn.utils.clip_grad_norm_
+            return lambda: clip([tp], MAX_NORM, foreach=True)
+        if spec is None:
+            return None
+        cls, kwargs = spec
+        try:  # some options fail only on the first step: probe on a scratch tensor
+            probe = torch.zeros(8, dtype=tp.dtype, requires_grad=True)
+            probe.grad = torch.ones_like(probe)
+            getattr(torch.optim, cls)([probe], lr=LR, **kwargs, **flag).step()
+        except (RuntimeError, ValueError, TypeError):
+            return None
+        return getattr(torch.optim, cls)([tp], lr=LR, **kwargs, **flag).step
+
+
+IMPLS = ("optlib", "numpy", "torch foreach", "torch fused")
+
+
+def step_table(n=10**7, dtypes=(np.float32, np.float64), repeat=7, names=None,
+               torch=True, threads=1):
+    """Time every step kernel against NumPy, torch and the bandwidth floor.
+
+    Returns one dict per (kernel, dtype): ``kernel, dtype, words, n, floor`` (a
+    :class:`Timing` of the floor in seconds) and, per implementation in :data:`IMPLS`
+    that exists, ``time`` and ``ratio`` (to the floor, per round) Timings and ``gbs``
+    (effective GB/s at the median). ``check`` holds each implementation's largest
+    difference from optlib's parameters after two steps from the same start, relative
+    to the largest parameter. torch runs with ``threads`` threads (optlib's kernels
+    use one).
+    """
+    n = v.integer("n", n, low=8)
+    names = list(STEP_CASES) if names is None else names
+    for name in names:
+        v.choice("names", name, tuple(STEP_CASES))
+    torch_mod = _torch() if torch else None
+    saved = torch_mod.get_num_threads() if torch_mod is not None else None
+    try:
+        if torch_mod is not None:
+            torch_mod.set_num_threads(threads)
+        return _step_rows(n, dtypes, repeat, names, torch_mod)
+    finally:
+        if torch_mod is not None:
+            torch_mod.set_num_threads(saved)
+
+
+def _step_rows(n, dtypes, repeat, names, torch_mod):
+    rows = []
+    for dtype in dtypes:
+        p, g = _data(n, dtype)
+        a, b = np.ones(n, dtype), np.ones(n, dtype)
+        for name in names:
+            words = STEP_CASES[name][0]
+            impls = IMPLS if torch_mod is not None else IMPLS[:2]
+            runners = {i: _Runner(name, i, p, g, torch_mod) for i in impls}
+            runners = {i: r for i, r in runners.items() if r.call is not None}
+            check = _check(name, p[:1000], g[:1000], list(runners), torch_mod)
+            fns = {"floor": lambda: _k.stream(a, b, 0.0)}
+            fns.update({i: r.call for i, r in runners.items()})
+            samples = rounds(fns, repeat)
+            floor = samples["floor"] * words / 3
+            row = dict(kernel=name, dtype=np.dtype(dtype).name, words=words, n=n,
+                       floor=Timing.of(floor), check=check)
+            for impl in runners:
+                t = samples[impl]
+                gbs = words * n * p.itemsize / statistics.median(t) / 1e9
+                row[impl] = dict(time=Timing.of(t), ratio=Timing.of(t / floor),
+                                 gbs=gbs)
+            rows.append(row)
+    return rows
+
+
+def _check(name, p, g, impls, torch_mod):
+    """Largest difference from optlib's parameters after two steps, relative to their
+    largest entry."""
+    runners = {i: _Runner(name, i, p, g, torch_mod) for i in impls}
+    for r in runners.values():
+        for _ in range(2):
+            r.g[:] = g  # torch's foreach Nesterov overwrites the gradient it is given
+            r.call()
+    ref = runners["optlib"].g if STEP_CASES[name][1] is None else runners["optlib"].p
+    out = {}
+    for impl, r in runners.items():
+        got = r.g if STEP_CASES[name][1] is None else r.p
+        out[impl] = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
+    return out
+
+
+def format_table(rows, brief=False):
+    """The rows of :func:`step_table` as a text table: per implementation the median
+    time, its effective GB/s and its ratio to the floor as median [low-high]; with
+    ``brief``, only the median ratio to the floor."""
+    impls = [i for i in IMPLS if any(i in r for r in rows)]
+    width = 13 if brief else 40
+    head = f"{'kernel':26s}{'dtype':>8s}{'floor ms':>10s}"
+    for i in impls:
+        head += (f" | {i:>{width}s}" if brief else
+                 f" | {i + ' ms':>16s} {'GB/s':>5s} {'x floor':>16s}")
+    if "torch fused" in impls:
+        head += " | optlib/fused"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        line = f"{r['kernel']:26s}{r['dtype']:>8s}{1e3 * r['floor'].median:10.2f}"
+        for i in impls:
+            if i not in r:
+                line += f" | {'-':>{width}s}"
+                continue
+            t, q = r[i]["time"], r[i]["ratio"]
+            line += (f" | {q.median:12.2f}x" if brief else
+                     f" | {1e3 * t.median:16.2f} {r[i]['gbs']:5.1f} "
+                     f"{q.median:6.2f} [{q.low:.2f}-{q.high:.2f}]")
+        if "torch fused" in impls:
+            fused = r.get("torch fused")
+            line += (f" | {r['optlib']['ratio'].median / fused['ratio'].median:12.2f}"
+                     if fused else f" | {'-':>12s}")
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def parallel_adam(n=10**7, dtype=np.float32, repeat=7, torch=True):
+    """Adam's step on one thread and on all threads: the triad, optlib's serial kernel
+    against its parallel twin, and torch's fused Adam with 1 thread against all.
+
+    Returns ({name: Timing in seconds}, {pair: Timing of the per-round speed-up}, the
+    number of threads, and whether the two optlib kernels agree bitwise after the same
+    number of steps). numba and torch run in separate rounds: each keeps its own pool
+    of threads spinning for a while after a parallel loop, which would slow the other.
+    """
+    from numba import get_num_threads
+
+    p, g = _data(n, dtype)
+    serial, parallel = ([p.copy(), g, np.zeros_like(p), np.zeros_like(p)]
+                        for _ in range(2))
+    empty = np.empty(0, dtype)
+    count = {"serial": 0, "parallel": 0}
+
+    def run(name):
+        if name == "serial":
+            _ko.adam_step(*serial, empty, LR, *BETAS, EPS, 0.0, False, False, False,
+                          count[name])
+        else:
+            _k.adam_step_parallel(*parallel, LR, *BETAS, EPS, 0.0, False, False,
+                                  count[name])
+        count[name] += 1
+
+    a, b = np.ones(n, dtype), np.ones(n, dtype)
+    samples = rounds({"triad, 1 thread": lambda: _k.stream(a, b, 0.0),
+                      "triad, all threads": lambda: _k.stream_parallel(a, b, 0.0),
+                      "optlib Adam, 1 thread": lambda: run("serial"),
+                      "optlib Adam, all threads": lambda: run("parallel")}, repeat)
+    pairs = {"triad": ("triad, 1 thread", "triad, all threads"),
+             "optlib Adam": ("optlib Adam, 1 thread", "optlib Adam, all threads")}
+    torch_mod = _torch() if torch else None
+    if torch_mod is not None:
+        tp = torch_mod.from_numpy(p.copy())
+        tp.grad = torch_mod.from_numpy(g.copy())
+        step = torch_mod.optim.Adam([tp], lr=LR, fused=True).step
+        threads = torch_mod.get_num_threads()
+
+        def on(k):
+            def call():
+                torch_mod.set_num_threads(k)
+                try:
+                    step()
+                finally:
+                    torch_mod.set_num_threads(threads)
+            return call
+        samples.update(rounds({"torch fused Adam, 1 thread": on(1),
+                               "torch fused Adam, all threads": on(threads)}, repeat))
+        pairs["torch fused Adam"] = ("torch fused Adam, 1 thread",
+                                     "torch fused Adam, all threads")
+    equal = count["serial"] == count["parallel"] and all(
+        np.array_equal(x, y) for x, y in zip(serial, parallel))
+    times = {k: Timing.of(s) for k, s in samples.items()}
+    speedups = {k: Timing.of(samples[one] / samples[many])
+                for k, (one, many) in pairs.items()}
+    return times, speedups, get_num_threads(), bool(equal)
+
+
+# --- whole-loop comparisons ---------------------------------------------------------
+
+def python_adam_rosenbrock(x0, steps, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, a=1.0,
+                           b=100.0):
+    """Adam on the 2-D Rosenbrock function in plain Python floats, recording every
+    iterate and value as ``trajectory.run`` does: the loop a reader would write."""
+    x, y = float(x0[0]), float(x0[1])
+    m = [0.0, 0.0]
+    s = [0.0, 0.0]
+    xs, fs = [(x, y)], [b * (y - x * x) ** 2 + (a - x) ** 2]
+    for k in range(steps):
+        grad = (-4.0 * b * x * (y - x * x) - 2.0 * (a - x), 2.0 * b * (y - x * x))
+        t = k + 1
+        new = []
+        for i, (w, gi) in enumerate(zip((x, y), grad)):
+            m[i] = b1 * m[i] + (1 - b1) * gi
+            s[i] = b2 * s[i] + (1 - b2) * gi * gi
+            denom = math.sqrt(s[i]) / math.sqrt(1 - b2**t) + eps
+            new.append(w - lr / (1 - b1**t) * m[i] / denom)
+        x, y = new
+        xs.append((x, y))
+        fs.append(b * (y - x * x) ** 2 + (a - x) ** 2)
+    return np.array(xs), np.array(fs)
+
+
+class _Objective:
+    """A built-in landscape hidden behind plain methods: ``trajectory.run`` then takes
+    its Python loop (NumPy arrays, one ``opt.step`` per step), as for a user's
+    function."""
+
+    def __init__(self, fn):
+        self.fn, self.x0 = fn, fn.x0
+
+    def value(self, x):
+        return self.fn.value(x)
+
+    def grad(self, x):
+        return self.fn.grad(x)
+
+
+def trajectory_speedup(steps=100_000, repeat=3, numpy_steps=10_000):
+    """Adam on Rosenbrock for ``steps`` steps: the jitted ``trajectory.run`` against a
+    pure-Python loop over floats and against ``trajectory.run``'s own Python loop over
+    NumPy arrays (timed for ``numpy_steps`` steps and scaled). Returns {name: Timing}
+    and the largest |difference| between the jitted and the pure-Python iterates over
+    the first 1000 steps. (Later they drift apart slowly: CPython's ``b ** t`` and the
+    kernel's differ in the last bit for some t; Adam on Rosenbrock amplifies it.)"""
+    fn = functions.rosenbrock()
+    opt = optim.Adam(LR)
+    slow = max(1, repeat // 2)
+    out = {"optlib trajectory.run":
+           measure(lambda: trajectory.run(opt, fn, steps=steps), repeat),
+           "pure Python floats":
+           measure(lambda: python_adam_rosenbrock(fn.x0, steps), slow)}
+    m = min(steps, numpy_steps)
+    t = measure(lambda: trajectory.run(opt, _Objective(fn), steps=m), slow)
+    out["Python loop of opt.step"] = Timing(*(x * steps / m for x in t))
+    xs, _ = python_adam_rosenbrock(fn.x0, steps)
+    diff = float(np.abs(trajectory.run(opt, fn, steps=steps).x - xs)[:1001].max())
+    return out, diff
+
+
+def _python_cosine(k, lr0, T, eta_min):
+    return eta_min + (lr0 - eta_min) * (1 + math.cos(math.pi * min(k, T) / T)) / 2
+
+
+def _python_step(k, lr0, s, gamma):
+    return lr0 * gamma ** (k // s)
+
+
+def schedule_speedups(n=10**6, repeat=5):
+    """Evaluating a schedule at ``n`` steps: one array call against a Python loop over
+    the scalar formula (and, for one-cycle, over the scalar API). Returns
+    {name: (Timing array call, Timing Python loop scaled to n steps)}."""
+    steps = np.arange(n)
+    cases = {
+        "cosine": (schedules.cosine(0.1, n, 1e-4),
+                   lambda k: _python_cosine(k, 0.1, n, 1e-4)),
+        "step decay": (schedules.step_decay(0.1, 1000, 0.5),
+                       lambda k: _python_step(k, 0.1, 1000, 0.5)),
+        "one-cycle (scalar API calls)": (schedules.one_cycle(0.1, n), None),
+    }
+    out = {}
+    for name, (sched, scalar) in cases.items():
+        m = n
+        if scalar is None:  # the scalar call path, one step at a time: extrapolated
+            scalar, m = sched, min(n, 20_000)
+        np.testing.assert_allclose(sched(steps[:1000]),
+                                   [scalar(k) for k in range(1000)], rtol=1e-12)
+        fast = measure(lambda: sched(steps), repeat)
+        slow = measure(lambda: [scalar(k) for k in range(m)], max(1, repeat // 2))
+        out[name] = (fast, Timing(*(x * n / m for x in slow)))
+    return out
+
+
+def widget_times(repeat=5):
+    """The compute part of one slider update of each widget in :mod:`optlib.widgets`
+    (what runs before drawing). Returns {widget: Timing}."""
+    quad, rosen = functions.get("quadratic"), functions.rosenbrock()
+    q50 = functions.quadratic(cond=50.0, angle=0.5)
+    racers = {"gd": 1e-3, "momentum": 1e-3, "adam": 1e-2}
+    work = {
+        "lr_explorer": lambda: trajectory.run(optim.GD(lr=0.1), quad, [1.0, 1.5],
+                                              steps=100),
+        "momentum_explorer": lambda: trajectory.run(optim.HeavyBall(1.0 / q50.L, 0.8),
+                                                    q50, steps=100),
+        "race_explorer": lambda: explorables.race_runs(rosen, racers, 1000),
+        "schedule_explorer": lambda: explorables.digits_run("cosine", 0.5, 2,
+                                                            epochs=10),
+        "clipping_explorer": lambda: explorables.adding_run(0.3, epochs=10),
+    }
+    return {name: measure(fn, repeat) for name, fn in work.items()}
+
+
+# --- start-up: import and compile times, in fresh interpreters ----------------------
+
+#: What each chapter runs first: the calls whose kernels compile (``compile_times``).
+CHAPTERS = {
+    "1 gradient descent": "ol.trajectory.run(ol.optim.GD(0.1), ol.functions.booth(),"
+                          " steps=10)",
+    "2 schedules (+ MLP)": "ol.schedules.cosine(0.1, 100)(np.arange(10)); "
+                           "ol.explorables.digits_run('cosine', 0.5, 2, epochs=1)",
+    "3 momentum": "ol.trajectory.run(ol.optim.Momentum(0.01, nesterov=True), "
+                  "ol.functions.rosenbrock(), steps=10); "
+                  "ol.trajectory.run(ol.optim.NesterovLookahead(0.01), "
+                  "ol.functions.rosenbrock(), steps=10)",
+    "4 clipping (+ RNN)": "ol.clipping.clip_grad_norm(np.ones(10), 1.0); "
+                          "ol.explorables.adding_run(1.0, epochs=1)",
+    "5 adaptive": "o = ol.optim.Adam(); w = np.ones(10); o.step(w, w, o.init(w)); "
+                  "ol.trajectory.run(ol.optim.Adam(0.01), ol.functions.beale(), "
+                  "steps=10)",
+}
+
+
+def _fresh_python(code, env):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return out.stdout
+
+
+def blas_threads(epochs=1):
+    """Chapter 4's RNN (many small matrix products through OpenBLAS) trained for
+    ``epochs`` epochs in fresh interpreters, with OpenBLAS limited to one thread and
+    with its default (one per core). Returns {setting: seconds} and whether the two
+    runs' final test losses are bitwise equal."""
+    epochs = v.integer("epochs", epochs, low=1)
+    code = ("import time, optlib as ol; ol.explorables.adding_run(0.3, epochs=1); "
+            "t = time.perf_counter(); "
+            f"h = ol.explorables.adding_run(0.3, epochs={epochs}); "
+            "print(time.perf_counter() - t, repr(float(h.test_loss[-1])))")
+    default = {k: x for k, x in os.environ.items()
+               if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    runs = {"OpenBLAS on 1 thread": dict(default, OPENBLAS_NUM_THREADS="1"),
+            "OpenBLAS default threads": default}
+    out = {name: _fresh_python(code, env).split() for name, env in runs.items()}
+    losses = {r[1] for r in out.values()}
+    return {name: float(r[0]) for name, r in out.items()}, len(losses) == 1
+
+
+def import_time(repeat=5):
+    """Seconds for ``import optlib`` in a fresh interpreter (median of ``repeat``), and
+    whether that import loaded numba (it must not: nothing compiles at import)."""
+    code = ("import sys, time; t = time.perf_counter(); import optlib; "
+            "print(time.perf_counter() - t, 'numba' in sys.modules)")
+    runs = [_fresh_python(code, dict(os.environ)).split() for _ in range(repeat)]
+    return Timing.of([float(r[0]) for r in runs]), any(r[1] == "True" for r in runs)
+
+
+def compile_times(chapters=None):
+    """First-call seconds of each chapter's kernels in a fresh interpreter, cold (an
+    empty ``NUMBA_CACHE_DIR``) and then with the on-disk cache that run filled.
+    ``chapters``: names from ``CHAPTERS`` (default all). Returns {chapter: (cold,
+    cached)}; chapters run in order, so a kernel compiled for one chapter is already
+    there for the next."""
+    chapters = list(CHAPTERS) if chapters is None else chapters
+    for name in chapters:
+        v.choice("chapters", name, tuple(CHAPTERS))
+    code = "import time, numpy as np, optlib as ol\n"
+    for name in chapters:
+        code += (f"t = time.perf_counter(); {CHAPTERS[name]}; "
+                 "print(time.perf_counter() - t)\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+        cold = _fresh_python(code, env).split()
+        warm = _fresh_python(code, env).split()
+    return {name: (float(c), float(w)) for name, c, w in zip(chapters, cold, warm)}

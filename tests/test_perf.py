@@ -1,0 +1,95 @@
+"""optlib.perf: the measuring code behind benchmarks/ and the performance appendix.
+Speed itself is never asserted here; what is checked is that every path computes the
+same numbers (the parallel kernel against the serial one, NumPy and Python references
+against optlib) and that bad input is refused."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import optlib as ol
+from optlib._kernels import optim as K
+from optlib._kernels import perf as KP
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("wd, decoupled, maximize", list(
+    itertools.product([0.0, 0.1], [False, True], [False, True])))
+def test_parallel_adam_is_bitwise_the_serial_kernel(dtype, wd, decoupled, maximize):
+    r = np.random.default_rng(3)
+    n = 10_007  # not a multiple of any vector width or thread count
+    serial = [r.normal(size=n).astype(dtype) for _ in range(3)] + [
+        r.random(n).astype(dtype)]
+    serial[1][:4] = [0.0, -0.0, np.inf, np.nan]
+    parallel = [a.copy() for a in serial]
+    empty = np.empty(0, dtype)
+    for step in range(3):
+        K.adam_step(*serial, empty, 1e-2, 0.9, 0.999, 1e-8, wd, False, decoupled,
+                    maximize, step)
+        KP.adam_step_parallel(*parallel, 1e-2, 0.9, 0.999, 1e-8, wd, decoupled,
+                              maximize, step)
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)
+    assert np.isfinite(serial[0][4:]).all()
+
+
+@pytest.mark.parametrize("kernel", [KP.stream, KP.stream_parallel])
+def test_the_bandwidth_probes_compute_the_triad(kernel):
+    a, b = np.arange(1000.0), np.full(1000, 2.0)
+    kernel(a, b, 0.5)
+    np.testing.assert_array_equal(a, np.arange(1000.0) + 1.0)
+
+
+def test_measure_reports_a_median_inside_its_range():
+    calls = []
+    t = ol.perf.measure(lambda: calls.append(1), repeat=5, number=3)
+    assert len(calls) == 1 + 5 * 3  # one warm-up call
+    assert 0 <= t.low <= t.median <= t.high
+    with pytest.raises(ValueError, match="repeat"):
+        ol.perf.measure(lambda: None, repeat=0)
+
+
+def test_rounds_times_every_function_in_every_round():
+    calls = {"a": 0, "b": 0}
+    out = ol.perf.rounds({k: (lambda k=k: calls.__setitem__(k, calls[k] + 1))
+                          for k in calls}, repeat=4)
+    assert calls == {"a": 5, "b": 5} and all(s.shape == (4,) for s in out.values())
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-13)])
+def test_the_numpy_rules_of_the_step_table_match_optlib(dtype, tol):
+    rows = ol.perf.step_table(1000, dtypes=(dtype,), repeat=1, torch=False)
+    assert [r["kernel"] for r in rows] == list(ol.perf.STEP_CASES)
+    for r in rows:
+        assert r["check"]["optlib"] == 0.0
+        assert r["check"]["numpy"] <= tol, r["kernel"]
+        assert r["optlib"]["ratio"].median > 0 and r["floor"].median > 0
+    text = ol.perf.format_table(rows)
+    assert all(r["kernel"] in text for r in rows) and "torch fused" not in text
+
+
+def test_the_torch_rules_of_the_step_table_match_optlib():
+    pytest.importorskip("torch")
+    rows = ol.perf.step_table(1000, dtypes=(np.float64,), repeat=1,
+                              names=["Nesterov", "Adam", "AdamW", "clip global norm"])
+    for r in rows:
+        for impl in ("torch foreach", "torch fused"):
+            if impl in r:
+                assert r["check"][impl] <= 1e-13, (r["kernel"], impl)
+    assert "torch fused" in rows[1] and "torch fused" not in rows[3]
+
+
+def test_the_pure_python_adam_follows_the_jitted_trajectory():
+    fn = ol.functions.rosenbrock()
+    xs, fs = ol.perf.python_adam_rosenbrock(fn.x0, 300, lr=1e-2)
+    jit = ol.trajectory.run(ol.optim.Adam(1e-2), fn, steps=300)
+    np.testing.assert_allclose(xs, jit.x, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(fs, jit.loss, rtol=1e-11, atol=1e-14)
+
+
+def test_bad_input_is_refused_before_anything_runs():
+    with pytest.raises(ValueError, match="names"):
+        ol.perf.step_table(1000, names=["Adamax"])
+    with pytest.raises(ValueError, match="n must be"):
+        ol.perf.step_table(4)
