@@ -158,3 +158,11 @@ def test_requirements_pin_what_matters():
     for pkg in ("numba", "numpy", "matplotlib", "ipywidgets", "nbval", "sphinx-exercise",
                 "sphinx-togglebutton", "sphinxcontrib-bibtex"):
         assert re.search(rf"^{pkg}>=[\d.]+,<[\d.]+$", req, re.M), pkg
+
+
+def test_bibliography_parses():
+    """A broken entry stops the whole build; find it here, with the line it is on."""
+    pybtex = pytest.importorskip("pybtex.database")
+    db = pybtex.parse_file(str(ROOT / "book" / "references.bib"))
+    keys = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text()))
+    assert set(db.entries) == keys
