@@ -646,8 +646,38 @@ def _backtracking(f, x, d, g, alpha0=1.0, c1=1e-4, shrink=0.5, probe=None):
     return alpha
 
 
+class _Budget:
+    """``f`` for a learner's line search, with a limit on how often it may be called, so
+    that a loop that never ends stops with a hint instead of hanging the notebook."""
+
+    LIMIT = 1000
+
+    def __init__(self, f):
+        self.f, self.calls = f, 0
+
+    def __repr__(self):
+        return getattr(self.f, "__qualname__", "f")
+
+    def __call__(self, x):
+        self.calls += 1
+        if self.calls > self.LIMIT:
+            raise RuntimeError(
+                f"f was called more than {self.LIMIT} times: your loop never stops. Is "
+                "alpha in the test, f(x + alpha d) <= f(x) + c1 * alpha * (g @ d), and "
+                "does alpha shrink every time round (alpha *= shrink)?")
+        return self.f(x)
+
+
+def _bowl(x):
+    return float(x @ x)
+
+
 def _backtracking_cases():
-    cases = []
+    # Two steps along d = -g on x^2 from x = 1, where f(1 - 2a) = (1 - 2a)^2 and the
+    # Armijo test holds for a <= 1 - c1: 1.00005 raises f a little (accepted only by a
+    # test that adds -c1 a g.d); 0.99995 lowers f, but by less than c1 asks for.
+    x, g = np.array([1.0]), np.array([2.0])
+    cases = [(_bowl, x, -g, g, 1.00005, 1e-4, 0.5), (_bowl, x, -g, g, 0.99995, 1e-4, 0.5)]
     for name, x in (("rosenbrock", [-1.2, 1.0]), ("rosenbrock", [0.0, 1.5]),
                     ("himmelblau", [1.0, -1.0]), ("beale", [2.0, 0.2])):
         fn = functions.get(name)
@@ -663,13 +693,15 @@ def _backtracking_cases():
     x = np.array([0.5, 0.8])
     g = fn.grad(x)
     cases.append((fn.value, x, -g, g, 2.0, 1e-4, 0.3))
-    return cases
+    return [(_Budget(f), *rest) for f, *rest in cases]
 
 
 def check_backtracking(backtracking):
     """Exercise: ``backtracking(f, x, d, g, alpha0, c1, shrink)`` returns the first step
     length alpha0 * shrink^j meeting the Armijo condition."""
     mistakes = [
+        (lambda f, x, d, g, a, c1, s: _backtracking(f, x, d, g, a, 1e-4, s),
+         "use the c1 you are given, not a fixed 1e-4."),
         (lambda f, x, d, g, a, c1, s: _backtracking(f, x, d, g, a, 0.0, s),
          "require a *sufficient* decrease, f(x + a d) <= f(x) + c1 a g.d, not only "
          "f(x + a d) <= f(x)."),
@@ -736,8 +768,16 @@ def check_two_loop(two_loop):
         (lambda g, S, Y: _two_loop(g, S[-1:], Y[-1:]),
          "use every pair in the lists, not only the newest."),
     ]
+
+    def unchanged(before, after):
+        for name, b, a in zip(("g", "s_list", "y_list"), before, after):
+            if not np.array_equal(np.asarray(b), np.asarray(a)):
+                return (f"your function changed {name} in place; start from a copy, "
+                        "q = g.copy(), and build new arrays (q = q - a * y).")
+        return None
+
     return run_checker("two_loop", two_loop, _two_loop, _two_loop_cases(), mistakes,
-                       rtol=1e-9)
+                       rtol=1e-9, extra_check=unchanged)
 
 
 # --- Chapter 7 -------------------------------------------------------------------

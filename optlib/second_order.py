@@ -138,15 +138,23 @@ class _Counted:
             f, g = self.fn.value_and_grad(x)
         else:
             f, g = self.fn.value(x), self.fn.grad(x)
-        return float(f), np.asarray(g, dtype=np.float64).reshape(x.shape)
+        return float(f), self._sized("fn.grad(x)", g, x.shape)
 
     def grad(self, x):
         self.n_gev += 1
-        return np.asarray(self.fn.grad(x), dtype=np.float64).reshape(x.shape)
+        return self._sized("fn.grad(x)", self.fn.grad(x), x.shape)
 
     def hess(self, x):
         self.n_hev += 1
-        return np.ascontiguousarray(self.fn.hess(x), dtype=np.float64).reshape(x.size, x.size)
+        return self._sized("fn.hess(x)", self.fn.hess(x), (x.size, x.size))
+
+    @staticmethod
+    def _sized(what, out, shape):
+        out = np.asarray(out, dtype=np.float64)
+        if out.size != math.prod(shape):
+            raise ValueError(f"{what} must return {math.prod(shape)} numbers (shape "
+                             f"{shape}) for x of {shape[0]} entries, got shape {out.shape}")
+        return np.ascontiguousarray(out.reshape(shape))
 
 
 def _start(fn, x0):

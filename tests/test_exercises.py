@@ -630,3 +630,34 @@ def test_chapter7_checkers_accept_right_answers_and_report_stubs(checker, answer
     assert ok is False and "not attempted yet" in out
     ok, out = check(checker, 3.0, capsys)
     assert ok is False and "pass your function itself" in out
+
+
+def backtracking_forever(f, x, d, g, alpha0=1.0, c1=1e-4, shrink=0.5):
+    alpha = alpha0
+    while f(x + alpha * d) > f(x) + c1 * (g @ d):   # alpha missing from the test
+        alpha * shrink                               # and never shrunk
+    return alpha
+
+
+def backtracking_fixed_c1(f, x, d, g, alpha0=1.0, c1=1e-4, shrink=0.5):
+    return backtracking_right(f, x, d, g, alpha0, 1e-4, shrink)
+
+
+def test_backtracking_checker_stops_a_loop_that_never_ends(capsys):
+    ok, out = check(E.check_backtracking, backtracking_forever, capsys)
+    assert ok is False and "your loop never stops" in out
+
+
+def test_backtracking_checker_names_an_ignored_c1(capsys):
+    ok, out = check(E.check_backtracking, backtracking_fixed_c1, capsys)
+    assert ok is False and "use the c1 you are given" in out
+
+
+def test_two_loop_checker_rejects_changing_the_gradient_in_place(capsys):
+    def in_place(g, s_list, y_list):
+        r = two_loop_right(g, s_list, y_list)
+        g *= 0.0
+        return r
+
+    ok, out = check(E.check_two_loop, in_place, capsys)
+    assert ok is False and "changed g in place" in out

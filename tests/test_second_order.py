@@ -569,3 +569,13 @@ def test_scipy_minimize_counts_like_scipy():
     assert ours.n_iter == direct.nit and ours.path.shape == (direct.nit + 1, 5)
     with pytest.raises(ValueError, match="method"):
         SO.scipy_minimize(fn, method="CG")
+
+
+def test_an_objective_returning_the_wrong_size_is_named():
+    short = Objective(lambda x: float(x @ x), lambda x: 2 * x[:1], x0=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"fn.grad\(x\) must return 2 numbers"):
+        SO.lbfgs(short)
+    bad_h = Objective(lambda x: float(x @ x), lambda x: 2 * x, lambda x: np.eye(3),
+                      x0=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"fn.hess\(x\) must return 4 numbers"):
+        SO.newton(bad_h)

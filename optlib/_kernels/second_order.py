@@ -2,6 +2,9 @@
 
 Each kernel works on flat float64 arrays and writes its result into ``out``. The
 drivers in :mod:`optlib.second_order` call them between evaluations of the objective.
+As in :mod:`optlib._kernels.optim`, ``error_model="numpy"`` drops the check for a
+division by zero (none can happen here: pivots are tested positive first, and
+``cubic_minimizer`` tests its denominators), so the loops can vectorise.
 """
 
 import math
@@ -9,7 +12,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cholesky(A, L):
     """Write the lower Cholesky factor of the symmetric matrix A into L (A = L L^T).
 
@@ -34,7 +37,7 @@ def cholesky(A, L):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cholesky_solve(L, b, out):
     """Solve (L L^T) out = b by a forward then a backward substitution."""
     n = b.size
@@ -50,7 +53,7 @@ def cholesky_solve(L, b, out):
         out[i] = s / L[i, i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def modified_newton_direction(H, g, beta, L, out):
     """Newton's direction with the Hessian made positive definite; returns the shift tau.
 
@@ -74,7 +77,7 @@ def modified_newton_direction(H, g, beta, L, out):
     return tau
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def two_loop(g, S, Y, rho, newest, count, gamma, alpha, out):
     """L-BFGS's two-loop recursion: out <- H g, H the inverse-Hessian approximation
     built from the ``count`` newest pairs (s_i, y_i) of the circular buffers S, Y
@@ -106,7 +109,7 @@ def two_loop(g, S, Y, rho, newest, count, gamma, alpha, out):
         i = (i + 1) % m
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cubic_minimizer(a, fa, da, b, fb, db):
     """The minimiser of the cubic with values fa, fb and slopes da, db at a and b, or NaN
     when that cubic has no minimiser (Nocedal & Wright, eq. 3.59)."""
