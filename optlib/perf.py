@@ -503,6 +503,10 @@ def widget_times(repeat=5):
         "schedule_explorer": lambda: explorables.digits_run("cosine", 0.5, 2,
                                                             epochs=10),
         "clipping_explorer": lambda: explorables.adding_run(0.3, epochs=10),
+        "second_order_explorer": lambda: explorables.second_order_run(
+            functions.himmelblau(), "Newton (modified)", [0.0, 0.0]),
+        "recipe_explorer": lambda: explorables.recipe_run("adamw + warmup + cosine",
+                                                          3e-3, epochs=5),
     }
     return {name: measure(fn, repeat) for name, fn in work.items()}
 
@@ -524,6 +528,10 @@ CHAPTERS = {
     "5 adaptive": "o = ol.optim.Adam(); w = np.ones(10); o.step(w, w, o.init(w)); "
                   "ol.trajectory.run(ol.optim.Adam(0.01), ol.functions.beale(), "
                   "steps=10)",
+    "6 second order": "ol.second_order.lbfgs(ol.functions.rosenbrock(dim=10)); "
+                      "ol.second_order.newton(ol.functions.himmelblau())",
+    "7 pipeline (+ chain)": "ol.explorables.recipe_run('adamw + warmup + cosine', "
+                            "3e-3, epochs=1)",
 }
 
 
