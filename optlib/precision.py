@@ -61,9 +61,9 @@ class DynamicLossScaler:
 
     def unscale(self, grads):
         """Multiply ``grads`` in place by ``1/scale`` (fp64 reciprocal rounded to fp32);
-        returns True if any entry of the *scaled* ``grads`` is inf or NaN (torch checks
-        before the multiply: a finite entry that overflows only when unscaled by a scale
-        below 1 is not caught)."""
+        returns True if any entry of the *scaled* ``grads`` is inf or NaN (torch
+        checks before the multiply: a finite entry that overflows only when unscaled
+        by a scale below 1 is not caught)."""
         grads = v.float_array("grads", grads, finite=False)
         if not grads.flags.writeable:
             raise ValueError("grads must be writeable: they are unscaled in place")

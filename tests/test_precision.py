@@ -86,8 +86,8 @@ def test_the_stored_grad_scaler_cases_cover_every_kind_of_step():
 
 @pytest.mark.parametrize("case", SCALER_CASES, ids=[c["id"] for c in SCALER_CASES])
 def test_matches_torch_grad_scaler_stored(case):
-    """The values torch 2.13's GradScaler recorded (tests/reference/generate_reference.py
-    gradscaler): scale, growth tracker, skipped steps and unscaled gradients, bit for
+    """The values torch 2.13's GradScaler recorded (``generate_reference.py
+    gradscaler``): scale, growth tracker, skipped steps and unscaled gradients, bit for
     bit; the parameters after each SGD step to float32 rounding."""
     ref = {key: REF[f"{case['id']}/{key}"] for key in ("w0", "scaled", "unscaled",
                                                       "skipped", "scale", "tracker",
@@ -103,7 +103,8 @@ def test_matches_torch_grad_scaler_stored(case):
             state, skipped = s.step(opt, w, grads, state)
         assert skipped == ref["skipped"][k], k
         np.testing.assert_array_equal(grads, ref["unscaled"][k])
-        assert float(s.scale) == ref["scale"][k] and s.growth_tracker == ref["tracker"][k]
+        assert float(s.scale) == ref["scale"][k]
+        assert s.growth_tracker == ref["tracker"][k]
         np.testing.assert_allclose(w, ref["params"][k], rtol=1e-6)
     assert state.step == len(ref["scaled"]) - ref["skipped"].sum()
 

@@ -640,8 +640,8 @@ def gradscaler_runs():
     """Write ``gradscaler_torch.npz``.
 
     Keys: ``cases`` (JSON list: id, init_scale, growth_factor, backoff_factor,
-    growth_interval, bad (step -> kind)), ``versions`` (JSON); per case ``<id>/w0`` (the
-    float32 parameters), ``<id>/scaled`` (the scaled gradient fed at each step: a
+    growth_interval, bad (step -> kind)), ``versions`` (JSON); per case ``<id>/w0``
+    (the float32 parameters), ``<id>/scaled`` (the scaled gradient fed at each step: a
     float32 draw times ``get_scale()``, then the scripted entry), and after each step
     ``<id>/unscaled`` (``p.grad`` after ``scaler.step``), ``<id>/skipped`` (torch found
     inf/NaN and skipped SGD), ``<id>/scale`` and ``<id>/tracker`` (after
