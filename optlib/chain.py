@@ -77,7 +77,8 @@ class Link:
     def init(self, params):
         return self.State(*(np.zeros_like(params) for _ in self.State._fields))
 
-    def check_state(self, state, params):
+    def check_state(self, state, ref, ref_name="params"):
+        """``state`` must be this link's state, its arrays laid out like ``ref``."""
         if not isinstance(state, self.State):
             raise TypeError(f"the state of {self!r} must be a {self.State.__name__}, "
                             f"got {type(state).__name__}")
@@ -86,7 +87,7 @@ class Link:
             if isinstance(arr, np.ndarray):
                 if not arr.flags.c_contiguous:
                     raise ValueError(f"{self.State.__name__}.{name} must be C-contiguous")
-                v.same_layout(f"{self.State.__name__}.{name}", arr, "params", params)
+                v.same_layout(f"{self.State.__name__}.{name}", arr, ref_name, ref)
 
 
 def _flat(arr):
@@ -351,8 +352,8 @@ class Chain:
         if params is not None:
             params = v.float_array("params", params, finite=False)
             v.same_layout("grads", grads, "params", params)
-            for link, s in zip(self.links, state.links):
-                link.check_state(s, params)
+        for link, s in zip(self.links, state.links):  # before any kernel writes
+            link.check_state(s, grads, "grads")
         return params, grads
 
     def update(self, grads, state, params=None):

@@ -888,18 +888,8 @@ def check_loss_scale_update(update_scale):
         (swapped, "growth_factor (> 1) applies after growth_interval clean steps; "
                   "backoff_factor (< 1) after an inf/NaN step."),
     ]
-    def learner(*args):
-        return _flat_pair(update_scale(*args))
-
-    return run_checker("update_scale", learner if callable(update_scale) else update_scale,
-                       lambda *a: _flat_pair(_update_scale(*a)), cases, mistakes,
+    return run_checker("update_scale", update_scale, _update_scale, cases, mistakes,
                        rtol=1e-12)
-
-
-def _flat_pair(result):
-    if not (isinstance(result, tuple) and len(result) == 2):
-        raise TypeError("return a pair: (new scale, new tracker)")
-    return np.array(result, dtype=float)
 
 
 def check_noise_std(noise_std):

@@ -61,12 +61,16 @@ class DynamicLossScaler:
 
     def unscale(self, grads):
         """Multiply ``grads`` in place by ``1/scale`` (fp64 reciprocal rounded to fp32);
-        returns True if any entry is inf or NaN."""
+        returns True if any entry of the *scaled* ``grads`` is inf or NaN (torch
+        checks before the multiply: a finite entry that overflows only when unscaled
+        by a scale below 1 is not caught)."""
         grads = v.float_array("grads", grads, finite=False)
         if not grads.flags.writeable:
             raise ValueError("grads must be writeable: they are unscaled in place")
-        grads *= F32(1.0 / float(self.scale)).astype(grads.dtype)
-        return not bool(np.all(np.isfinite(grads)))
+        found_inf = not bool(np.all(np.isfinite(grads)))
+        with np.errstate(over="ignore"):
+            grads *= F32(1.0 / float(self.scale)).astype(grads.dtype)
+        return found_inf
 
     def update(self, found_inf):
         """Back off after an inf/NaN step, grow after ``growth_interval`` clean ones."""

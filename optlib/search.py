@@ -119,7 +119,7 @@ def random_search(objective, space, n_trials, seed=0):
     """Evaluate ``objective(config)`` on ``n_trials`` random configurations."""
     if not callable(objective):
         raise TypeError(f"objective must be a function of a configuration, got {objective!r}")
-    configs = sample(space, n_trials, seed)
+    configs = sample(space, v.integer("n_trials", n_trials, low=1), seed)
     trials = [Trial(c, _score(objective, c), None) for c in configs]
     best = min(trials, key=lambda t: _rank_key(t.score))
     return SearchResult(trials, best.config, best.score, [trials])
@@ -138,7 +138,7 @@ def successive_halving(objective, space, n_configs, min_budget, eta=3, max_budge
     if not callable(objective):
         raise TypeError("objective must be a function of (config, budget), got "
                         f"{objective!r}")
-    configs = sample(space, n_configs, seed)
+    configs = sample(space, v.integer("n_configs", n_configs, low=1), seed)
     budget = v.integer("min_budget", min_budget, low=1)
     eta = v.integer("eta", eta, low=2)
     if max_budget is not None:

@@ -310,3 +310,21 @@ def test_bad_steps_are_refused_before_anything_changes():
     with pytest.raises(TypeError, match="opt must be an optlib.optim optimizer or"):
         ol.models.fit(ol.models.MLP(2, 2, 2), "adam", np.zeros(12),
                       ol.datasets.load_digits())
+
+
+@pytest.mark.parametrize("grads, exc, words", [
+    (np.ones(5), ValueError, r"TraceState.trace must have the shape of grads \(5,\)"),
+    (np.ones(100000), ValueError, "TraceState.trace must have the shape of grads"),
+    (np.ones((3, 1)), ValueError, "TraceState.trace must have the shape of grads"),
+    (np.ones(3, dtype=np.float32), TypeError, "TraceState.trace must have the dtype"),
+])
+def test_update_without_params_checks_grads_against_the_link_states(grads, exc, words):
+    opt = C.chain(C.trace(0.9), C.scale_by_adam(), C.scale_by_learning_rate(0.1))
+    state = opt.init(np.ones(3))
+    with pytest.raises(exc, match=words):
+        opt.update(grads, state)
+    for s in state.links[:2]:
+        for arr in s:
+            np.testing.assert_array_equal(arr, np.zeros(3))
+    updates, state = opt.update(np.ones(3), state)  # the right layout still works
+    assert updates.shape == (3,) and state.step == 1

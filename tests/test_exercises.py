@@ -592,7 +592,10 @@ def scale_right(s, t, inf, gf, bf, gi):
     (lambda s, t, inf, gf, bf, gi: (s * bf, 0) if inf else
      ((s * gf, t + 1) if t + 1 == gi else (s, t + 1)), "the count restarts at 0"),
     (lambda s, t, inf, gf, bf, gi: scale_right(s, t, inf, bf, gf, gi), "growth_factor (> 1)"),
-    (lambda s, t, inf, gf, bf, gi: s, "return a pair"),
+    (lambda s, t, inf, gf, bf, gi: s, "returned shape (), expected shape (2,)"),
+    (lambda s, t, inf, gf, bf, gi: (s, t, inf), "returned shape (3,), expected"),
+    (lambda s, t, inf, gf, bf, gi: None, "returned None (did you forget the `return`"),
+    (lambda s, t, inf, gf, bf, gi: [s, t], "returned a different value"),
 ])
 def test_loss_scale_update_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_loss_scale_update, answer, capsys)
@@ -607,6 +610,13 @@ def test_loss_scale_update_checker_agrees_with_the_library():
         scaler.growth_tracker = t
         scaler.update(inf)
         assert (float(scaler.scale), scaler.growth_tracker) == scale_right(s, t, inf, gf, bf, gi)
+
+
+@pytest.mark.parametrize("wrap", [list, tuple, np.array])
+def test_loss_scale_update_accepts_any_pair(wrap, capsys):
+    answer = lambda *a: wrap(scale_right(*a))  # noqa: E731
+    ok, out = check(E.check_loss_scale_update, answer, capsys)
+    assert ok and "pass" in out and "raised" not in out
 
 
 @pytest.mark.parametrize("answer, hint", [

@@ -1,6 +1,10 @@
 """optlib.precision: the dynamic loss scale against torch.amp.GradScaler's rules (a
-scripted sequence, and live torch when importable), the float16 step simulation, and
+scripted sequence, torch's values stored in reference/gradscaler_torch.npz, and live
+torch when importable), the float16 step simulation, and
 training that stalls in float16 without loss scaling and recovers with it."""
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +12,8 @@ import pytest
 import optlib as ol
 
 P = ol.precision
+REF = np.load(Path(__file__).parent / "reference" / "gradscaler_torch.npz")
+SCALER_CASES = json.loads(str(REF["cases"]))
 
 
 def test_a_scripted_sequence_of_inf_and_clean_steps():
@@ -65,6 +71,42 @@ def test_step_skips_the_optimizer_on_inf_and_takes_it_otherwise():
     state, skipped = s.step(opt, w, np.array([4.0, -4.0, 0.0], np.float32), state)
     assert not skipped and state.step == 1
     np.testing.assert_allclose(w, [0.9, 1.1, 1.0], rtol=1e-6)
+
+
+def test_the_stored_grad_scaler_cases_cover_every_kind_of_step():
+    kinds = {kind for c in SCALER_CASES for kind in c["bad"].values()}
+    assert kinds == {"inf", "-inf", "nan", "big"}
+    assert len({c["growth_interval"] for c in SCALER_CASES}) >= 4
+    assert any(REF[c["id"] + "/scale"].max() < 1 for c in SCALER_CASES)
+    assert any(REF[c["id"] + "/scale"].max() > 1e38 for c in SCALER_CASES)
+    for c in SCALER_CASES:
+        skipped = REF[c["id"] + "/skipped"]
+        assert skipped.any() and not skipped.all()
+
+
+@pytest.mark.parametrize("case", SCALER_CASES, ids=[c["id"] for c in SCALER_CASES])
+def test_matches_torch_grad_scaler_stored(case):
+    """The values torch 2.13's GradScaler recorded (``generate_reference.py
+    gradscaler``): scale, growth tracker, skipped steps and unscaled gradients, bit for
+    bit; the parameters after each SGD step to float32 rounding."""
+    ref = {key: REF[f"{case['id']}/{key}"] for key in ("w0", "scaled", "unscaled",
+                                                      "skipped", "scale", "tracker",
+                                                      "params")}
+    s = P.DynamicLossScaler(case["init_scale"], case["growth_factor"],
+                            case["backoff_factor"], case["growth_interval"])
+    opt = ol.optim.GD(0.1)
+    w = ref["w0"].copy()
+    state = opt.init(w)
+    for k, scaled in enumerate(ref["scaled"]):
+        grads = scaled.copy()
+        with np.errstate(invalid="ignore"):
+            state, skipped = s.step(opt, w, grads, state)
+        assert skipped == ref["skipped"][k], k
+        np.testing.assert_array_equal(grads, ref["unscaled"][k])
+        assert float(s.scale) == ref["scale"][k]
+        assert s.growth_tracker == ref["tracker"][k]
+        np.testing.assert_allclose(w, ref["params"][k], rtol=1e-6)
+    assert state.step == len(ref["scaled"]) - ref["skipped"].sum()
 
 
 def test_matches_torch_grad_scaler_live():

@@ -19,8 +19,11 @@ Writes ``clipping_torch.npz`` (see :func:`clipping_runs`): torch.nn.utils.clip_g
 over norm types 1, 2, 3 and inf, thresholds below, at and above the norm, zero and
 non-finite gradients (with and without error_if_nonfinite), and clip_grad_value_.
 
+Writes ``gradscaler_torch.npz`` (see :func:`gradscaler_runs`): torch.amp.GradScaler on
+CPU driving SGD through scripted sequences of finite, inf, -inf and NaN gradients.
+
 Each file can be written alone: ``python tests/reference/generate_reference.py momentum``
-(names: sgd, schedules, momentum, adaptive, clipping; none means all).
+(names: sgd, schedules, momentum, adaptive, clipping, gradscaler; none means all).
 """
 
 import json
@@ -621,9 +624,75 @@ def clipping_runs():
     np.savez_compressed(HERE / "clipping_torch.npz", **out)
 
 
+# The GradScaler cases: (init_scale, growth_factor, backoff_factor, growth_interval,
+# steps, gradient size, {step: what its scaled gradient holds}). "big" is a finite
+# 3e38 that only overflows when unscaled by a scale below 1. Stored as JSON in the npz.
+SCALER_CASES = [
+    (2.0**10, 2.0, 0.5, 3, 16, 4, {2: "inf", 6: "inf", 7: "nan", 11: "-inf"}),
+    (2.0**16, 2.0, 0.5, 2000, 6, 5, {0: "nan", 1: "inf", 2: "nan", 3: "-inf"}),
+    (3.0, 1.5, 0.25, 2, 14, 3, {4: "nan", 5: "inf", 9: "-inf"}),
+    (0.25, 2.0, 0.5, 4, 10, 3, {1: "big", 2: "inf", 7: "big"}),
+    (2.0**126, 2.0, 0.5, 2, 8, 3, {5: "inf"}),  # growth past float32's max is skipped
+]
+
+
+def gradscaler_runs():
+    """Write ``gradscaler_torch.npz``.
+
+    Keys: ``cases`` (JSON list: id, init_scale, growth_factor, backoff_factor,
+    growth_interval, bad (step -> kind)), ``versions`` (JSON); per case ``<id>/w0``
+    (the float32 parameters), ``<id>/scaled`` (the scaled gradient fed at each step: a
+    float32 draw times ``get_scale()``, then the scripted entry), and after each step
+    ``<id>/unscaled`` (``p.grad`` after ``scaler.step``), ``<id>/skipped`` (torch found
+    inf/NaN and skipped SGD), ``<id>/scale`` and ``<id>/tracker`` (after
+    ``scaler.update()``) and ``<id>/params``.
+    """
+    r = np.random.default_rng(7)
+    out, cases = {}, []
+    for i, (init, grow, back, interval, steps, n, bad) in enumerate(SCALER_CASES):
+        cid = f"case{i}"
+        w0 = r.normal(size=n).astype(np.float32)
+        p = torch.nn.Parameter(torch.tensor(w0))
+        opt = torch.optim.SGD([p], lr=0.1)
+        ts = torch.amp.GradScaler("cpu", init_scale=init, growth_factor=grow,
+                                  backoff_factor=back, growth_interval=interval)
+        rec = {k: [] for k in ("scaled", "unscaled", "skipped", "scale", "tracker",
+                               "params")}
+        for k in range(steps):
+            ts.scale(torch.ones(()))                  # what scaler.scale(loss) does
+            g = r.normal(size=n).astype(np.float32)
+            if init > 1e30:
+                g *= np.float32(2.0**-120)            # keep g * scale finite
+            scaled = g * np.float32(ts.get_scale())
+            if k in bad:
+                scaled[k % n] = {"inf": np.inf, "-inf": -np.inf, "nan": np.nan,
+                                 "big": 3e38}[bad[k]]
+            opt.zero_grad()
+            p.grad = torch.tensor(scaled.copy())
+            ts.step(opt)
+            found = sum(float(f) for f in ts._found_inf_per_device(opt).values())
+            rec["scaled"].append(scaled)
+            rec["unscaled"].append(p.grad.numpy().copy())
+            rec["skipped"].append(found > 0)
+            ts.update()
+            rec["scale"].append(ts.get_scale())
+            rec["tracker"].append(ts._get_growth_tracker())
+            rec["params"].append(p.detach().numpy().copy())
+        out[f"{cid}/w0"] = w0
+        for key, vals in rec.items():
+            out[f"{cid}/{key}"] = np.array(vals)
+        cases.append(dict(id=cid, init_scale=init, growth_factor=grow,
+                          backoff_factor=back, growth_interval=interval,
+                          bad={str(k): kind for k, kind in bad.items()}))
+    out["cases"] = np.array(json.dumps(cases))
+    out["versions"] = np.array(json.dumps({"torch": torch.__version__}))
+    np.savez_compressed(HERE / "gradscaler_torch.npz", **out)
+
+
 if __name__ == "__main__":
     print("torch", torch.__version__)
     writers = {"sgd": sgd_runs, "schedules": schedule_runs, "momentum": momentum_runs,
-               "adaptive": adaptive_runs, "clipping": clipping_runs}
+               "adaptive": adaptive_runs, "clipping": clipping_runs,
+               "gradscaler": gradscaler_runs}
     for name in sys.argv[1:] or writers:
         writers[name]()
