@@ -138,6 +138,21 @@ def run_steps(opt, p0, grads, dtype=np.float64):
     return out, state
 
 
+def torch_steps(p, topt, grads, sched=None):
+    """The live-torch counterpart of :func:`run_steps`: set ``p.grad`` to each gradient,
+    step ``topt`` (then ``sched``), and return the parameters after each step."""
+    import torch
+
+    out = []
+    for g in grads:
+        p.grad = torch.tensor(g)
+        topt.step()
+        if sched is not None:
+            sched.step()
+        out.append(p.detach().numpy().copy())
+    return np.array(out)
+
+
 class Wrapped:
     """A built-in landscape seen through value/grad only (forces the Python loop)."""
 

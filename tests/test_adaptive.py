@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import optlib as ol
-from naive import Wrapped, run_steps
+from naive import Wrapped, run_steps, torch_steps
 
 O = ol.optim
 REF = Path(__file__).parent / "reference" / "adaptive_torch.npz"
@@ -354,20 +354,14 @@ def test_optimizers_match_live_torch(s):
         topt = getattr(torch.optim, s["name"])([p], lr=s["lr"], **s["kw"])
         sched = (None if s["sched"] is None else
                  torch.optim.lr_scheduler.StepLR(topt, *s["sched"]))
-        expected = []
-        for g in grads:
-            p.grad = torch.tensor(g)
-            topt.step()
-            if sched is not None:
-                sched.step()
-            expected.append(p.detach().numpy().copy())
+        expected = torch_steps(p, topt, grads, sched)
     finally:
         torch.set_default_dtype(old)
     lr = s["lr"] if s["sched"] is None else ol.schedules.step_decay(s["lr"], *s["sched"])
     got, state = run_steps(getattr(O, s["name"])(lr, **s["kw"]), p0, grads)
     # atol: a parameter passing near 0 keeps the absolute rounding (~1e-15) of the
     # O(1) terms that cancelled there
-    np.testing.assert_allclose(got, np.array(expected), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-13)
     for name, ref in topt.state[p].items():
         if name != "step":
             np.testing.assert_allclose(getattr(state, name), np.atleast_1d(ref.numpy()),

@@ -19,7 +19,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import optlib as ol
-from naive import Wrapped, run_steps
+from naive import Wrapped, run_steps, torch_steps
 
 O = ol.optim
 REF = Path(__file__).parent / "reference" / "momentum_torch.npz"
@@ -203,15 +203,9 @@ def test_momentum_matches_live_torch_sgd(s):
     topt = torch.optim.SGD([p], lr=s["lr"], **kw)
     sched = (None if s["milestones"] is None else
              torch.optim.lr_scheduler.MultiStepLR(topt, s["milestones"], s["gamma"]))
-    expected = []
-    for g in grads:
-        p.grad = torch.tensor(g)
-        topt.step()
-        if sched is not None:
-            sched.step()
-        expected.append(p.detach().numpy().copy())
+    expected = torch_steps(p, topt, grads, sched)
     got, _ = run_steps(O.Momentum(lr_of(s), **kw), p0, grads)
-    np.testing.assert_allclose(got, np.array(expected), rtol=1e-10, atol=1e-300)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-300)
 
 
 def test_dampening_without_momentum_is_plain_sgd_as_in_torch():
