@@ -75,16 +75,17 @@ def run(opt, fn, x0=None, steps=100, dtype=np.float64):
         raise ValueError(f"x0 must have {dim} entries for {fn!r}, got {x.size}")
     lrs = opt.lr_values(0, steps)
 
-    xs = np.full((steps + 1, x.size), np.nan, dtype=dtype)
-    fs = np.full(steps + 1, np.nan)
-    gnorms = np.full(steps, np.nan)
+    xs = np.empty((steps + 1, x.size), dtype=dtype)  # NaN after the last step taken
+    fs = np.empty(steps + 1)
+    gnorms = np.empty(steps)
     state = opt.init(x)
     if isinstance(fn, TestFunction) and isinstance(opt, Optimizer):
         taken = _k.run(fn.fid, fn.prm, opt.rule, opt.hyper, x, *opt.slots(state, x.dtype),
-                       lrs, 0, xs, fs, gnorms)
+                       lrs, 0, xs, fs, gnorms, np.empty_like(x), np.empty_like(x))
         state = state._replace(step=taken)
     else:
         taken, state = _python_loop(opt, fn, x, state, steps, xs, fs, gnorms)
+    xs[taken + 1:], fs[taken + 1:], gnorms[taken:] = np.nan, np.nan, np.nan
     return Trajectory(xs, fs, lrs, gnorms, int(taken), bool(taken < steps or
                       not np.isfinite(fs[taken])), state)
 

@@ -2,7 +2,12 @@
 
 import math
 
+import numpy as np
 from numba import njit
+
+from .optim import typed
+
+LANES = 4096  #: the 2-norm's partial sums (see sum_of_squares)
 
 
 @njit(cache=True, error_model="numpy")
@@ -15,21 +20,47 @@ def norm(g, p):
             if a > m or math.isnan(a):
                 m = a
         return m
-    s = 0.0  # one running sum, in index order: chapter 4's RNN runs depend on its bits
     if p == 2.0:
-        for i in range(g.size):
-            s += g[i] * g[i]
-        return math.sqrt(s)
+        return math.sqrt(sum_of_squares(g))
+    s = 0.0
     for i in range(g.size):
         s += abs(g[i]) ** p
     return s ** (1.0 / p)
 
 
 @njit(cache=True, error_model="numpy")
+def sum_of_squares(g):
+    """The sum of g_i^2 in float64 (float32 entries are squared in float32).
+
+    One running sum in index order waits for each addition to finish before starting
+    the next (about 4 cycles each), which made the norm of a large float32 array 12x
+    slower than reading it. Here lane j sums the entries j, j + LANES, j + 2 LANES, ...
+    and the lanes are added in order at the end. The lanes do not depend on each other,
+    so LLVM vectorises the loop over them; the order of every addition is fixed by this
+    code, not by the machine's vector width, so the result is the same everywhere.
+    Under 2 LANES entries it *is* the running sum in index order (lane j holds one
+    square): the book's models (chapter 4's RNN has 1,153 parameters) keep their bits.
+    """
+    full = g.size - g.size % LANES
+    lanes = np.zeros(LANES if full else 0)
+    for start in range(0, full, LANES):
+        for j in range(LANES):
+            lanes[j] += g[start + j] * g[start + j]
+    s = 0.0
+    for j in range(lanes.size):
+        s += lanes[j]
+    for i in range(full, g.size):
+        s += g[i] * g[i]
+    return s
+
+
+@njit(cache=True, error_model="numpy")
 def scale(g, c):
-    """g <- c * g, in place."""
+    """g <- c * g, in place, with c rounded to g's dtype first (as torch multiplies a
+    float32 gradient by a float32 coefficient)."""
+    c_g = typed(c, g)
     for i in range(g.size):
-        g[i] *= c
+        g[i] *= c_g
 
 
 @njit(cache=True, error_model="numpy")

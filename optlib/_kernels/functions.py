@@ -13,7 +13,7 @@ from numba import njit
 QUADRATIC, ROSENBROCK, BEALE, HIMMELBLAU, BOOTH, SADDLE, CAMEL, RASTRIGIN = range(8)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def value(fid, prm, x):
     if fid == QUADRATIC:
         n = x.size
@@ -48,7 +48,7 @@ def value(fid, prm, x):
     return (4.0 - 2.1 * X**2 + X**4 / 3.0) * X**2 + X * Y + (-4.0 + 4.0 * Y**2) * Y**2
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def grad(fid, prm, x, out):
     """Write the gradient at ``x`` into ``out``."""
     if fid == QUADRATIC:

@@ -4,7 +4,7 @@ import math
 
 from numba import njit, prange
 
-from .optim import adam_moments
+from .optim import adam_coefficients, adam_moments, typed
 
 
 @njit(cache=True, error_model="numpy")
@@ -29,10 +29,10 @@ def adam_step_parallel(p, g, m, v, lr, b1, b2, eps, weight_decay, decoupled, max
     """``optim.adam_step`` without AMSGrad, its entries split over all threads. Each
     entry runs the same code as in the serial kernel: the result is bitwise equal."""
     t = step + 1
-    bc1 = 1.0 - b1**t
-    bc2_sqrt = math.sqrt(1.0 - b2**t)
-    step_size = lr / bc1
+    bc2_sqrt = typed(math.sqrt(1.0 - b2**t), p)
+    step_size = typed(lr / (1.0 - b1**t), p)
+    c_eps = typed(eps, p)
+    coef = adam_coefficients(p, lr, b1, b2, weight_decay)
     for i in prange(p.size):
-        _, vi = adam_moments(p, g, m, v, i, lr, b1, b2, weight_decay, decoupled,
-                             maximize)
-        p[i] -= step_size * m[i] / (math.sqrt(vi) / bc2_sqrt + eps)
+        _, vi = adam_moments(p, g, m, v, i, coef, decoupled, maximize)
+        p[i] -= step_size * m[i] / (math.sqrt(vi) / bc2_sqrt + c_eps)

@@ -6,30 +6,31 @@ import numpy as np
 from numba import njit
 
 from .functions import grad, value
-from .optim import apply_rule, grad_point
+from .optim import NESTEROV_LOOKAHEAD, apply_rule, grad_point
 
 
-@njit(cache=True)
-def run(fid, prm, rule, hyper, x, s0, s1, s2, lrs, step0, xs, fs, gnorms):
+@njit(cache=True, error_model="numpy", _nrt=False)
+def run(fid, prm, rule, hyper, x, s0, s1, s2, lrs, step0, xs, fs, gnorms, g, at):
     """Take ``lrs.size`` steps from ``x`` (updated in place), recording every iterate.
 
     ``xs[k]`` and ``fs[k]`` receive the k-th iterate and its value, ``gnorms[k]`` the
     gradient norm used by step k. Stops early, returning the number of steps taken,
     as soon as the value or an iterate stops being finite.
     """
-    g = np.empty_like(x)
-    at = np.empty_like(x)  # where the gradient is taken (Nesterov looks ahead)
-    xs[0, :] = x
+    record(xs, 0, x)
     fs[0] = value(fid, prm, x)
     for k in range(lrs.size):
-        grad_point(rule, x, s0, hyper, at)
-        grad(fid, prm, at, g)
+        if rule == NESTEROV_LOOKAHEAD:  # the gradient is taken at x - gamma v
+            grad_point(rule, x, s0, hyper, at)
+            grad(fid, prm, at, g)
+        else:
+            grad(fid, prm, x, g)
         sq = 0.0
         for i in range(g.size):
             sq += g[i] * g[i]
         gnorms[k] = math.sqrt(sq)
         apply_rule(rule, x, g, s0, s1, s2, hyper, lrs[k], step0 + k)
-        xs[k + 1, :] = x
+        record(xs, k + 1, x)
         f = value(fid, prm, x)
         fs[k + 1] = f
         if not (math.isfinite(f) and all_finite(x)):
@@ -37,7 +38,14 @@ def run(fid, prm, rule, hyper, x, s0, s1, s2, lrs, step0, xs, fs, gnorms):
     return lrs.size
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
+def record(xs, k, x):
+    """xs[k] <- x (a loop: a slice assignment needs Numba's reference counting)."""
+    for i in range(x.size):
+        xs[k, i] = x[i]
+
+
+@njit(cache=True, _nrt=False)
 def all_finite(x):
     for i in range(x.size):
         if not math.isfinite(x[i]):
