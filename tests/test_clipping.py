@@ -727,3 +727,41 @@ def test_a_read_only_array_is_refused_with_a_message_naming_grads(fn):
     g.flags.writeable = False
     with pytest.raises((ValueError, TypeError), match="grads"):
         fn(g)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_2_norm_sums_in_fixed_lanes_and_is_the_running_sum_below_two_lanes(dtype):
+    """The order of the additions is the kernel's definition, the same on every machine:
+    lane j sums entries j, j + L, j + 2L, ... (L = LANES) in index order, the lanes are
+    added in order, then the tail. Below 2L entries that is one running sum in index
+    order. Written out here with Python floats (float32 entries squared in float32)."""
+    from optlib._kernels.clipping import LANES, norm
+
+    def by_definition(g):
+        sq = [float(x) for x in (g * g)]
+        full = len(sq) - len(sq) % LANES
+        lanes = [0.0] * (LANES if full else 0)
+        for start in range(0, full, LANES):
+            for j in range(LANES):
+                lanes[j] += sq[start + j]
+        s = 0.0
+        for x in lanes + sq[full:]:
+            s += x
+        return math.sqrt(s)
+
+    def running(g):
+        s = 0.0
+        for x in (g * g):
+            s += float(x)
+        return math.sqrt(s)
+
+    r = np.random.default_rng(5)
+    for n in (1, 7, 1153, LANES, 2 * LANES - 1, 2 * LANES, 3 * LANES + 17):
+        g = (r.normal(size=n) * 10.0 ** r.uniform(-3, 3, size=n)).astype(dtype)
+        assert norm(g, 2.0) == by_definition(g), n
+        if n < 2 * LANES:
+            assert norm(g, 2.0) == running(g), n
+    # ... and for large arrays the lanes do differ from one running sum somewhere
+    diffs = [norm(g, 2.0) != running(g) for g in
+             (r.normal(size=3 * LANES + 17).astype(dtype) for _ in range(20))]
+    assert any(diffs)

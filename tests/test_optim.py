@@ -135,3 +135,37 @@ def test_a_refused_step_leaves_params_untouched():
     with pytest.raises(ValueError):
         ol.optim.GD(0.1).step(w, np.array([1.0, 2.0, 3.0]), ol.optim.GDState(0))
     np.testing.assert_array_equal(w, [1.0, 2.0])
+
+
+def test_float32_steps_compute_in_float32_with_scalars_rounded_once():
+    """A float32 step is float32 arithmetic throughout, as torch's kernels compute it:
+    each scalar (lr, 1 - b1, the bias corrections) is worked out in float64 and rounded
+    to float32 once, then every operation on the entries rounds to float32. Written
+    here in NumPy float32, in the kernels' order, the results agree bit for bit; the
+    same formulas in float64 rounded at the end do not (the test can tell them apart)."""
+    f = np.float32
+    r = np.random.default_rng(3)
+    w0, g = r.normal(size=1000).astype(f), r.normal(size=1000).astype(f)
+    lr, mu, b1, b2, eps = 0.03, 0.9, 0.9, 0.999, 1e-8
+
+    w = w0.copy()
+    opt = ol.optim.Momentum(lr, mu, nesterov=True)
+    state = opt.step(w, g, opt.step(w, g, opt.init(w)))
+    v = g + f(mu) * g  # the second step: v <- mu v + g with v = g after the first
+    p = (w0 - f(lr) * (g + f(mu) * g)) - f(lr) * (g + f(mu) * v)
+    np.testing.assert_array_equal(state.velocity, v)
+    np.testing.assert_array_equal(w, p)
+
+    w = w0.copy()
+    opt = ol.optim.Adam(lr, (b1, b2), eps)
+    state = opt.step(w, g, opt.init(w))
+    m = f(0.0) + f(1.0 - b1) * (g - f(0.0))  # torch's lerp from the nearer end
+    s = f(b2) * f(0.0) + f(1.0 - b2) * g * g
+    want = w0 - f(lr / (1.0 - b1)) * m / (np.sqrt(s) / f(np.sqrt(1.0 - b2)) + f(eps))
+    np.testing.assert_array_equal(state.exp_avg, m)
+    np.testing.assert_array_equal(state.exp_avg_sq, s)
+    np.testing.assert_array_equal(w, want)
+    d = [x.astype(np.float64) for x in (w0, g)]
+    in_float64 = (d[0] - lr / (1 - b1) * ((1 - b1) * d[1])
+                  / (np.sqrt((1 - b2) * d[1] ** 2) / np.sqrt(1 - b2) + eps)).astype(f)
+    assert not np.array_equal(w, in_float64)

@@ -99,6 +99,16 @@ def test_the_pure_python_adam_follows_the_jitted_trajectory():
     np.testing.assert_allclose(fs, jit.loss, rtol=1e-11, atol=1e-14)
 
 
+@pytest.mark.parametrize("x0, lr", [(None, 1e-3), ([0.3, -0.8], 2e-2)])
+def test_the_hand_written_loop_records_exactly_what_trajectory_run_records(x0, lr):
+    """The ceiling of the trajectory benchmark computes the same path, bit for bit."""
+    fn = ol.functions.rosenbrock()
+    run = ol.trajectory.run(ol.optim.Adam(lr), fn, x0, steps=3000)
+    for got, want in zip(ol.perf.hand_adam_rosenbrock(3000, x0, lr),
+                         (run.x, run.loss, run.grad_norm)):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_bad_input_is_refused_before_anything_runs():
     with pytest.raises(ValueError, match="names"):
         ol.perf.step_table(1000, names=["Adamax"])

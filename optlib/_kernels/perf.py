@@ -4,7 +4,7 @@ import math
 
 from numba import njit, prange
 
-from .optim import adam_coefficients, adam_moments, typed
+from .optim import adam_coefficients, adam_moments, lerp, typed
 
 
 @njit(cache=True, error_model="numpy")
@@ -36,3 +36,29 @@ def adam_step_parallel(p, g, m, v, lr, b1, b2, eps, weight_decay, decoupled, max
     for i in prange(p.size):
         _, vi = adam_moments(p, g, m, v, i, coef, decoupled, maximize)
         p[i] -= step_size * m[i] / (math.sqrt(vi) / bc2_sqrt + c_eps)
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def adam_rosenbrock(x, lr, b1, b2, eps, a, b, xs, fs, gnorms):
+    """Adam (torch's defaults otherwise) on the 2-D Rosenbrock function, written out by
+    hand for this one case: no dispatch on the rule or the landscape, scalars instead of
+    arrays. The arithmetic of ``trajectory.run`` in the same order, recording the same
+    things, so it takes the same path bit for bit: the ceiling for the generic loop."""
+    x0, x1 = x[0], x[1]
+    m0 = m1 = v0 = v1 = 0.0
+    w1, w1_rest, w2 = 1.0 - b1, 1.0 - (1.0 - b1), 1.0 - b2
+    xs[0, 0], xs[0, 1] = x0, x1
+    fs[0] = b * (x1 - x0**2) ** 2 + (a - x0) ** 2
+    for k in range(gnorms.size):
+        t = k + 1
+        g0 = -4.0 * b * x0 * (x1 - x0**2) - 2.0 * (a - x0)
+        g1 = 2.0 * b * (x1 - x0**2)
+        gnorms[k] = math.sqrt(g0 * g0 + g1 * g1)
+        bc2_sqrt = math.sqrt(1.0 - b2**t)
+        step_size = lr / (1.0 - b1**t)
+        m0, m1 = lerp(m0, g0, w1, w1_rest), lerp(m1, g1, w1, w1_rest)
+        v0, v1 = b2 * v0 + w2 * g0 * g0, b2 * v1 + w2 * g1 * g1
+        x0 -= step_size * m0 / (math.sqrt(v0) / bc2_sqrt + eps)
+        x1 -= step_size * m1 / (math.sqrt(v1) / bc2_sqrt + eps)
+        xs[t, 0], xs[t, 1] = x0, x1
+        fs[t] = b * (x1 - x0**2) ** 2 + (a - x0) ** 2

@@ -8,6 +8,15 @@ from numba import njit
 from .functions import grad, value
 from .optim import NESTEROV_LOOKAHEAD, apply_rule, grad_point
 
+# The loop below takes apply_rule's body rather than a call to it (Numba inlines the
+# source at its own IR level), so that LLVM sees the rule's code inside the loop instead
+# of a call passing six arrays every step: 2-D Adam steps take about 50 ns instead of 62.
+# An inlined body is compiled with the *caller's* options; this loop, like the rules, has
+# no reference counting and NumPy's error model. (A loop compiled with Numba's defaults
+# would do better to call apply_rule: inlined there, momentum on two numbers is 4x slower.)
+apply_rule_inlined = njit(inline="always", error_model="numpy", _nrt=False)(
+    apply_rule.py_func)
+
 
 @njit(cache=True, error_model="numpy", _nrt=False)
 def run(fid, prm, rule, hyper, x, s0, s1, s2, lrs, step0, xs, fs, gnorms, g, at):
@@ -29,7 +38,7 @@ def run(fid, prm, rule, hyper, x, s0, s1, s2, lrs, step0, xs, fs, gnorms, g, at)
         for i in range(g.size):
             sq += g[i] * g[i]
         gnorms[k] = math.sqrt(sq)
-        apply_rule(rule, x, g, s0, s1, s2, hyper, lrs[k], step0 + k)
+        apply_rule_inlined(rule, x, g, s0, s1, s2, hyper, lrs[k], step0 + k)
         record(xs, k + 1, x)
         f = value(fid, prm, x)
         fs[k + 1] = f
