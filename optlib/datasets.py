@@ -10,6 +10,7 @@
 Both files are the copies scikit-learn distributes; see ``optlib/data/README.md``.
 """
 
+import functools
 import gzip
 from importlib import resources
 from typing import NamedTuple
@@ -35,6 +36,16 @@ def _read_csv_gz(filename):
         with gzip.open(raw, "rt") as fh:
             lines = fh.read().splitlines()
     return lines
+
+
+@functools.lru_cache(maxsize=None)
+def _table(filename, header_lines):
+    """(X, y) of a shipped CSV whose last column is the integer label, parsed once per
+    process (a widget retrains on every slider move) and read-only: every split copies."""
+    data = np.loadtxt(_read_csv_gz(filename)[header_lines:], delimiter=",")
+    X, y = data[:, :-1], data[:, -1].astype(np.int64)
+    X.flags.writeable = y.flags.writeable = False
+    return X, y
 
 
 def _split(X, y, test_fraction, seed, standardize, name, n_classes):
@@ -63,8 +74,7 @@ def load_digits(test_fraction=0.2, seed=0, standardize=True):
     training part (statistics of the training part applied to both); ``False`` keeps
     the raw counts 0-16.
     """
-    data = np.loadtxt(_read_csv_gz("digits.csv.gz"), delimiter=",")
-    X, y = data[:, :-1], data[:, -1].astype(np.int64)
+    X, y = _table("digits.csv.gz", 0)
     return _split(X, y, test_fraction, seed, standardize, "digits", 10)
 
 
@@ -74,9 +84,7 @@ def load_breast_cancer(test_fraction=0.2, seed=0, standardize=True):
     Unstandardised, its features range from about 1e-3 to 4e3: a badly conditioned
     problem for gradient descent, which is why ``standardize`` exists.
     """
-    lines = _read_csv_gz("breast_cancer.csv.gz")
-    data = np.loadtxt(lines[1:], delimiter=",")  # first line: counts and class names
-    X, y = data[:, :-1], data[:, -1].astype(np.int64)
+    X, y = _table("breast_cancer.csv.gz", 1)  # first line: counts and class names
     return _split(X, y, test_fraction, seed, standardize, "breast_cancer", 2)
 
 

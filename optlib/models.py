@@ -21,6 +21,7 @@ from ._kernels import clipping as _clip
 from ._kernels import models as _k
 from .chain import Chain
 from .optim import Optimizer
+from .schedules import Schedule
 
 
 class Model:
@@ -67,7 +68,9 @@ class Model:
         return float(self._kernel(params, X, y, grad)), grad
 
     def loss(self, params, X, y):
-        return self.loss_and_grad(params, X, y)[0]
+        """The mean loss over the rows of X (the forward pass only)."""
+        params, X, y = self._check(params, X, y)
+        return float(self._kernel(params, X, y, np.empty(0, params.dtype)))
 
     def accuracy(self, params, X, y):
         """Fraction of rows whose predicted class equals y."""
@@ -270,6 +273,12 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None)
     epoch_stats[0] = evaluate()
     state = opt.init(params)
     grad = np.empty_like(params)
+    # An optimizer's arrays are checked once, here, not at every step (the step's checks
+    # cost as much as a small model's gradient). A float rate or an optlib schedule (a
+    # jitted formula, the same numbers one step at a time or all at once) is read from
+    # lrs; any other callable is asked at each step, as opt.step would ask it.
+    fast = isinstance(opt, Optimizer)
+    from_lrs = not callable(opt.lr) or isinstance(opt.lr, Schedule) if fast else False
     Xc = np.ascontiguousarray(X, dtype=params.dtype)
     diverged = False
     for epoch in range(epochs):
@@ -281,7 +290,10 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None)
                                          Xe[start:start + batch], ye[start:start + batch],
                                          grad)
             grad_norm[k] = clip(grad) if clip is not None else _clip.norm(grad, 2.0)
-            state = opt.step(params, grad, state)
+            if fast:
+                state = opt._apply(params, grad, state, lrs[k] if from_lrs else opt.lr_at(k))
+            else:
+                state = opt.step(params, grad, state)
             if not np.isfinite(step_loss[k]) or not np.all(np.isfinite(params)):
                 diverged = True
                 break

@@ -142,7 +142,11 @@ class Optimizer:
     def step(self, params, grads, state):
         """One update. Overwrites ``params`` and the state's arrays; returns the new state."""
         params, grads = self._check_step(params, grads, state)
-        lr = self.lr_at(state.step)
+        return self._apply(params, grads, state, self.lr_at(state.step))
+
+    def _apply(self, params, grads, state, lr):
+        """The update alone, for callers that checked the arrays once and take many steps
+        with them (``models.fit``)."""
         _k.apply_rule(self.rule, params.reshape(-1), grads.reshape(-1),
                       *self.slots(state, params.dtype), self.hyper, lr, state.step)
         return state._replace(step=state.step + 1)

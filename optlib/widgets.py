@@ -2,6 +2,11 @@
 
 A widget needs a live kernel. Each builder here has a kernel-free counterpart in
 :mod:`optlib.explorables`, drawn by the same plotting code, for the HTML book.
+
+The widgets that train a network on every change (schedule, clipping, recipe) take
+tens to hundreds of milliseconds per change (``benchmarks/run.py`` measures it), so
+their sliders report only where they are released (``continuous_update=False``): a drag
+trains once, not once per position it passes.
 """
 
 import matplotlib.pyplot as plt
@@ -62,8 +67,8 @@ def lr_explorer(landscape="quadratic", lr=0.1, steps=100):
 def schedule_explorer(schedule="cosine", peak=0.5, period_epochs=2, epochs=10):
     """Pick a schedule, its peak rate and period; see the rate and the digits MLP's loss.
 
-    Each change trains the 64-16-10 network on the digits for ``epochs`` epochs (well
-    under a second).
+    Each change trains the 64-16-10 network on the digits for ``epochs`` epochs (tens of
+    milliseconds).
     """
     v.choice("schedule", schedule, tuple(explorables.SCHEDULE_CHOICES))
     peak = v.real("peak", peak, low=1e-3, high=10.0)
@@ -74,9 +79,9 @@ def schedule_explorer(schedule="cosine", peak=0.5, period_epochs=2, epochs=10):
         "name": w.Dropdown(options=tuple(explorables.SCHEDULE_CHOICES), value=schedule,
                            description="schedule"),
         "log_peak": w.FloatSlider(value=float(np.log10(peak)), min=-3.0, max=1.0, step=0.1,
-                                  description="log10 peak"),
+                                  description="log10 peak", continuous_update=False),
         "period": w.IntSlider(value=period_epochs, min=1, max=epochs,
-                              description="period (ep.)"),
+                              description="period (ep.)", continuous_update=False),
     }
 
     def draw(name, log_peak, period):
@@ -156,7 +161,7 @@ def clipping_explorer(log_threshold=-0.5, epochs=10):
     epochs = v.integer("epochs", epochs, low=1, high=50)
     w = _ipywidgets()
     slider = w.FloatSlider(value=log_threshold, min=-2.0, max=1.5, step=0.1,
-                           description="log10 clip")
+                           description="log10 clip", continuous_update=False)
     off = w.Checkbox(value=False, description="no clipping")
 
     def draw(log_t, no_clip):
@@ -215,7 +220,7 @@ def recipe_explorer(recipe="adamw + warmup + cosine", lr=3e-3, epochs=5):
     w = _ipywidgets()
     menu = w.Dropdown(options=list(explorables.RECIPES), value=recipe, description="recipe")
     slider = w.FloatSlider(value=float(np.log10(lr)), min=-4.0, max=1.0, step=0.1,
-                           description="log10 lr")
+                           description="log10 lr", continuous_update=False)
 
     def draw(name, log_lr):
         hist = explorables.recipe_run(name, 10.0**log_lr, epochs=epochs)

@@ -723,3 +723,48 @@ def test_fit_refuses_a_clip_that_is_not_callable_and_leaves_params(bad, adding_s
     with pytest.raises(TypeError, match="clip must be None or a function"):
         ol.models.fit(model, ol.optim.GD(0.1), w, adding_small, clip=bad)
     np.testing.assert_array_equal(w, model.init())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("l2", [0.0, 0.03])
+def test_loss_alone_is_bitwise_the_loss_of_loss_and_grad(l2, dtype):
+    """``loss`` skips the backward pass (the kernels get an empty gradient) and returns
+    the same number."""
+    r = np.random.default_rng(4)
+    cases = [(ol.models.LinearRegression(3, l2=l2), r.normal(size=(20, 3)),
+              r.normal(size=20)),
+             (ol.models.LogisticRegression(3, l2=l2), r.normal(size=(20, 3)),
+              r.integers(0, 2, 20)),
+             (ol.models.MLP(4, 5, 3, l2=l2), r.normal(size=(20, 4)), r.integers(0, 3, 20)),
+             (ol.models.RNN(2, 4, 1, l2=l2), r.normal(size=(20, 6, 2)), r.normal(size=20))]
+    for model, X, y in cases:
+        w = (model.init(1) + 0.1 * r.normal(size=model.n_params)).astype(dtype)
+        loss, grad = model.loss_and_grad(w, X.astype(dtype), y)
+        assert model.loss(w, X.astype(dtype), y) == loss, model
+        assert np.any(grad != 0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ol.optim.Adam(0.01),
+    lambda: ol.optim.Momentum(ol.schedules.warmup_cosine(0.1, 10, 60), nesterov=True),
+    lambda: ol.optim.GD(lambda k: 0.2 / (1.0 + 0.05 * k)),        # a user's callable
+    lambda: ol.optim.NesterovLookahead(0.05, 0.8),
+], ids=["adam-float", "momentum-schedule", "gd-callable", "lookahead"])
+def test_fit_takes_exactly_the_steps_of_opt_step(make, digits):
+    """fit checks the arrays once and then applies the update alone at every step; the
+    result is bit for bit a loop over opt.step on the same batches."""
+    model, batch, epochs = ol.models.MLP(64, 8, 10), 128, 4
+    w = model.init(3)
+    opt = make()
+    hist = ol.models.fit(model, opt, w, digits, epochs=epochs, batch_size=batch, seed=5)
+    manual, state = model.init(3), opt.init(model.init(3))
+    rng, n = np.random.default_rng(5), digits.X_train.shape[0]
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        Xe, ye = digits.X_train[order], digits.y_train[order]
+        for start in range(0, n, batch):
+            _, g = model.loss_and_grad(opt.grad_point(manual, state), Xe[start:start + batch],
+                                       ye[start:start + batch])
+            state = opt.step(manual, g, state)
+    np.testing.assert_array_equal(w, manual)
+    assert hist.state.step == state.step == epochs * -(-n // batch)

@@ -198,6 +198,19 @@ def test_clipping_thresholds_reuses_given_runs_within_budget():
         ol.explorables.clipping_thresholds((None, 1.0, 0.1), runs=runs)
 
 
+def test_widgets_that_train_a_network_redraw_only_where_a_slider_is_released():
+    pytest.importorskip("ipywidgets")
+    import ipywidgets
+
+    boxes = [ol.widgets.schedule_explorer(epochs=2), ol.widgets.clipping_explorer(epochs=1),
+             ol.widgets.recipe_explorer(epochs=1)]
+    sliders = [c for box in boxes for row in box.children[:1] for c in row.children
+               if isinstance(c, (ipywidgets.FloatSlider, ipywidgets.IntSlider))]
+    assert len(sliders) == 4 and not any(s.continuous_update for s in sliders)
+    # the landscape widgets redraw while dragging: their runs take well under a millisecond
+    assert ol.widgets.lr_explorer(steps=20).children[1].children[0].continuous_update
+
+
 def test_clipping_widget_builds_and_redraws():
     pytest.importorskip("ipywidgets")
     box = ol.widgets.clipping_explorer(epochs=1)

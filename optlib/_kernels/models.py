@@ -2,7 +2,9 @@
 
 Parameters are one flat vector ``w``; each kernel writes the gradient of the mean loss
 over the rows of ``X`` into ``grad`` and returns the loss. ``l2`` adds (l2/2)*||W||^2
-over the weights (not the biases).
+over the weights (not the biases). Given an empty ``grad`` a kernel returns the loss
+alone, skipping the backward pass (evaluation during training): the same loss, bit for
+bit.
 """
 
 import math
@@ -15,11 +17,12 @@ from numba import njit
 def _mean_plus_l2(loss, w, n, d, l2, grad):
     """Turn sums over n rows into means and add (l2/2)||w[:d]||^2 (the bias w[d] is free)."""
     loss /= n
-    for j in range(d + 1):
+    for j in range(d + 1 if grad.size else 0):
         grad[j] /= n
     for j in range(d):
         loss += 0.5 * l2 * w[j] * w[j]
-        grad[j] += l2 * w[j]
+        if grad.size:
+            grad[j] += l2 * w[j]
     return loss
 
 
@@ -34,9 +37,10 @@ def linear_regression(w, X, y, l2, grad):
         for j in range(d):
             r += X[i, j] * w[j]
         loss += 0.5 * r * r
-        for j in range(d):
-            grad[j] += r * X[i, j]
-        grad[d] += r
+        if grad.size:
+            for j in range(d):
+                grad[j] += r * X[i, j]
+            grad[d] += r
     return _mean_plus_l2(loss, w, n, d, l2, grad)
 
 
@@ -52,11 +56,12 @@ def logistic_regression(w, X, y, l2, grad):
             z += X[i, j] * w[j]
         # log(1 + e^z) - y z, computed without overflow
         loss += max(z, 0.0) + math.log1p(math.exp(-abs(z))) - y[i] * z
-        p = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-        r = p - y[i]
-        for j in range(d):
-            grad[j] += r * X[i, j]
-        grad[d] += r
+        if grad.size:
+            p = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+            r = p - y[i]
+            for j in range(d):
+                grad[j] += r * X[i, j]
+            grad[d] += r
     return _mean_plus_l2(loss, w, n, d, l2, grad)
 
 
@@ -75,11 +80,6 @@ def mlp(w, X, y, n_hidden, n_out, l2, grad):
     b1 = w[o1:o2]
     W2 = w[o2:o3].reshape(h, k)
     b2 = w[o3:]
-    gW1 = grad[:o1].reshape(d, h)
-    gb1 = grad[o1:o2]
-    gW2 = grad[o2:o3].reshape(h, k)
-    gb2 = grad[o3:]
-    grad[:] = 0.0
 
     A = np.tanh(X @ W1 + b1)          # (n, h) hidden activations
     Z = A @ W2 + b2                   # (n, k) logits
@@ -95,6 +95,16 @@ def mlp(w, X, y, n_hidden, n_out, l2, grad):
         for c in range(k):
             Z[i, c] /= s * n
         Z[i, y[i]] -= 1.0 / n
+    loss /= n
+    for lo, hi in ((0, o1), (o2, o3)):  # the weight matrices W1 and W2, not the biases
+        for j in range(lo, hi):
+            loss += 0.5 * l2 * w[j] * w[j]
+    if grad.size == 0:
+        return loss
+    gW1 = grad[:o1].reshape(d, h)
+    gb1 = grad[o1:o2]
+    gW2 = grad[o2:o3].reshape(h, k)
+    gb2 = grad[o3:]
     gW2[:, :] = A.T @ Z
     gb2[:] = Z.sum(axis=0)
     D = Z @ W2.T                      # back through tanh, elementwise to keep the dtype
@@ -103,10 +113,8 @@ def mlp(w, X, y, n_hidden, n_out, l2, grad):
             D[i, j] *= 1.0 - A[i, j] * A[i, j]
     gW1[:, :] = X.T @ D
     gb1[:] = D.sum(axis=0)
-    loss /= n
-    for lo, hi in ((0, o1), (o2, o3)):  # the weight matrices W1 and W2, not the biases
+    for lo, hi in ((0, o1), (o2, o3)):
         for j in range(lo, hi):
-            loss += 0.5 * l2 * w[j] * w[j]
             grad[j] += l2 * w[j]
     return loss
 
@@ -141,12 +149,6 @@ def rnn(w, X, y, n_hidden, l2, grad):
     b_h = w[o2:o3]
     W_hy = w[o3:o4].reshape(h, k)
     b_y = w[o4:]
-    grad[:] = 0.0
-    gW_xh = grad[:o1].reshape(d, h)
-    gW_hh = grad[o1:o2].reshape(h, h)
-    gb_h = grad[o2:o3]
-    gW_hy = grad[o3:o4].reshape(h, k)
-    gb_y = grad[o4:]
 
     H = np.zeros((T + 1, n, h), dtype=w.dtype)   # H[0] = 0, H[t] after input t
     for t in range(T):
@@ -154,6 +156,17 @@ def rnn(w, X, y, n_hidden, l2, grad):
     out = H[T] @ W_hy + b_y
     r = out - y
     loss = 0.5 * np.sum(r * r) / n
+    for lo, hi in ((0, o2), (o3, o4)):  # L2 on the weight matrices, not the biases
+        for j in range(lo, hi):
+            loss += 0.5 * l2 * w[j] * w[j]
+    if grad.size == 0:
+        return loss
+    grad[:] = 0.0
+    gW_xh = grad[:o1].reshape(d, h)
+    gW_hh = grad[o1:o2].reshape(h, h)
+    gb_h = grad[o2:o3]
+    gW_hy = grad[o3:o4].reshape(h, k)
+    gb_y = grad[o4:]
     r /= n
     gW_hy[:, :] = H[T].T @ r
     gb_y[:] = r.sum(axis=0)
@@ -167,9 +180,8 @@ def rnn(w, X, y, n_hidden, l2, grad):
         gW_hh += H[t - 1].T @ da
         gb_h += da.sum(axis=0)
         dh = da @ W_hh.T
-    for lo, hi in ((0, o2), (o3, o4)):  # L2 on the weight matrices, not the biases
+    for lo, hi in ((0, o2), (o3, o4)):
         for j in range(lo, hi):
-            loss += 0.5 * l2 * w[j] * w[j]
             grad[j] += l2 * w[j]
     return loss
 
