@@ -14,9 +14,10 @@ Conventions (chapter 1 states them too)
 * **In place.** ``opt.step(params, grads, state)`` overwrites ``params`` and the arrays
   inside ``state``, and returns the new state (a ``NamedTuple``) with ``step + 1``.
 * **Dtypes.** float64 by default; the kernels also accept float32 arrays (parameters,
-  gradients and state share one dtype) and then compute in float32, as torch does: each
-  scalar (rate, betas, bias corrections) is worked out in float64 and rounded to float32
-  once. Integer arrays are refused.
+  gradients and state share one dtype) and then compute in float32 arithmetic, as
+  torch's kernels do: each scalar (rate, betas, bias corrections) is worked out in
+  float64 and rounded to float32 once. (Not always torch's bits: torch fuses some
+  multiply-adds into one rounding.) Integer arrays are refused.
 
 Submodules load on first use, so ``import optlib`` is fast and compiles nothing:
 kernels compile on their first call and are cached on disk.

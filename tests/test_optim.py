@@ -169,3 +169,18 @@ def test_float32_steps_compute_in_float32_with_scalars_rounded_once():
     in_float64 = (d[0] - lr / (1 - b1) * ((1 - b1) * d[1])
                   / (np.sqrt((1 - b2) * d[1] ** 2) / np.sqrt(1 - b2) + eps)).astype(f)
     assert not np.array_equal(w, in_float64)
+
+
+def test_float32_lerp_above_one_half_uses_one_minus_the_rounded_weight():
+    """With b1 = 0.1 Adam's lerp weight w = 0.9 takes torch's far branch,
+    m <- g - (g - m)(1 - w): 1 - w is taken from w rounded to float32 (exact,
+    0.100000024), not 0.1 rounded to float32 (0.1000000015)."""
+    f = np.float32
+    g = np.random.default_rng(8).normal(size=500).astype(f)
+    w = np.zeros(500, f)
+    opt = ol.optim.Adam(1e-3, betas=(0.1, 0.999))
+    state = opt.step(w, g, opt.init(w))
+    rest = f(1.0) - f(0.9)
+    assert rest != f(0.1)
+    np.testing.assert_array_equal(state.exp_avg, g - (g - f(0.0)) * rest)
+    assert not np.array_equal(state.exp_avg, g - (g - f(0.0)) * f(0.1))

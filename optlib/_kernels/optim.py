@@ -134,7 +134,7 @@ def rmsprop_step(p, g, sq, avg, buf, lr, alpha, eps, weight_decay, momentum, cen
     c_lr, c_eps, c_wd, c_mom = (typed(lr, p), typed(eps, p), typed(weight_decay, p),
                                 typed(momentum, p))
     c_alpha, w = typed(alpha, p), typed(1.0 - alpha, p)
-    w_rest = typed(1.0 - (1.0 - alpha), p)  # the lerp's 1 - w, as torch computes it
+    w_rest = typed(1.0, p) - w  # the lerp's 1 - w, from the rounded w as torch takes it
     if centered and momentum > 0.0:
         for i in range(p.size):
             gi = rms_grad(p, g, sq, i, c_alpha, w, c_wd, maximize)
@@ -160,11 +160,11 @@ def rmsprop_step(p, g, sq, avg, buf, lr, alpha, eps, weight_decay, momentum, cen
 
 @njit(cache=True, error_model="numpy", _nrt=False)
 def adam_coefficients(p, lr, b1, b2, weight_decay):
-    """The scalars of Adam's moment updates in p's dtype: (1 - lr wd, wd, 1 - b1, and
-    1 - (1 - b1) for the lerp, b2, 1 - b2)."""
-    return (typed(1.0 - lr * weight_decay, p), typed(weight_decay, p),
-            typed(1.0 - b1, p), typed(1.0 - (1.0 - b1), p), typed(b2, p),
-            typed(1.0 - b2, p))
+    """The scalars of Adam's moment updates in p's dtype: (1 - lr wd, wd, w = 1 - b1 and
+    1 - w for the lerp, b2, 1 - b2)."""
+    w1 = typed(1.0 - b1, p)
+    return (typed(1.0 - lr * weight_decay, p), typed(weight_decay, p), w1,
+            typed(1.0, p) - w1, typed(b2, p), typed(1.0 - b2, p))
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
