@@ -7,10 +7,15 @@ The measuring code lives in :mod:`optlib.perf`, which the performance appendix r
 """
 
 import argparse
+import os
 
-import numpy as np
+# One thread everywhere, NumPy's BLAS calls included (np.linalg.norm in the clipping row):
+# set before NumPy loads OpenBLAS. The BLAS-threads table starts its own interpreters.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import optlib as ol
+import numpy as np  # noqa: E402
+
+import optlib as ol  # noqa: E402
 
 P = ol.perf
 
