@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 from numba import njit
 
 from .functions import grad, value
@@ -23,8 +22,10 @@ def run(fid, prm, rule, hyper, x, s0, s1, s2, lrs, step0, xs, fs, gnorms, g, at)
     """Take ``lrs.size`` steps from ``x`` (updated in place), recording every iterate.
 
     ``xs[k]`` and ``fs[k]`` receive the k-th iterate and its value, ``gnorms[k]`` the
-    gradient norm used by step k. Stops early, returning the number of steps taken,
-    as soon as the value or an iterate stops being finite.
+    gradient norm used by step k. ``g`` and ``at`` are scratch arrays like ``x`` (the
+    gradient, and Nesterov's look-ahead point): this kernel allocates nothing. Stops
+    early, returning the number of steps taken, as soon as the value or an iterate stops
+    being finite.
     """
     record(xs, 0, x)
     fs[0] = value(fid, prm, x)
