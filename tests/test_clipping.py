@@ -492,6 +492,7 @@ def test_exact_rule_bounds_the_norm_and_leaves_small_gradients_bit_identical(
     total = naive_total(before, p)
     ret = C.clip_grad_norm(grads, max_norm, norm_type=p, exact=True)
     assert ret == C.global_norm(before, p)
+    assert ret == pytest.approx(total, rel=1e-12, abs=1e-300)
     after = naive_total(grads, p)
     assert after <= max_norm * (1 + ULPS)
     if ret <= max_norm:
