@@ -48,14 +48,15 @@ def run(fid, prm, rule, hyper, x, s0, s1, s2, lrs, step0, xs, fs, gnorms, g, at)
     return lrs.size
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False, inline="always")
 def record(xs, k, x):
-    """xs[k] <- x (a loop: a slice assignment needs Numba's reference counting)."""
+    """xs[k] <- x (a loop: a slice assignment needs Numba's reference counting).
+    Inlined into ``run``, like the next one: a call passing two arrays costs more."""
     for i in range(x.size):
         xs[k, i] = x[i]
 
 
-@njit(cache=True, _nrt=False)
+@njit(_nrt=False, inline="always")
 def all_finite(x):
     for i in range(x.size):
         if not math.isfinite(x[i]):
