@@ -57,6 +57,18 @@ def test_notebook_is_committed_without_outputs(nb):
     assert not dirty, f"cells {dirty} carry outputs; clear them before committing"
 
 
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_the_page_width(nb):
+    """The HTML shows about 79 characters of a code line; the rest hides behind a
+    scrollbar, so a longer line is wrapped in the notebook instead."""
+    cells = json.loads(nb.read_text())["cells"]
+    long = [f"{nb.name}, cell {i}, line {j + 1} ({len(line)} characters): {line}"
+            for i, c in enumerate(cells) if c["cell_type"] == "code"
+            for j, line in enumerate("".join(c["source"]).split("\n"))
+            if len(line) > 79]
+    assert not long, "code lines over 79 characters:\n" + "\n".join(long)
+
+
 def chapter_text(nb):
     return [("".join(c["source"]), c["cell_type"], c.get("metadata", {}).get("tags", []))
             for c in json.loads(nb.read_text())["cells"]]
