@@ -309,30 +309,39 @@ def _check(name, p, g, impls, torch_mod):
 def format_table(rows, brief=False):
     """The rows of :func:`step_table` as a text table: per implementation the median
     time, its effective GB/s and its ratio to the floor as median [low-high]; with
-    ``brief``, only the median ratio to the floor."""
+    ``brief``, only the median ratio to the floor (narrow enough for a book page)."""
     impls = [i for i in IMPLS if any(i in r for r in rows)]
-    width = 13 if brief else 40
-    head = f"{'kernel':26s}{'dtype':>8s}{'floor ms':>10s}"
-    for i in impls:
-        head += (f" | {i:>{width}s}" if brief else
-                 f" | {i + ' ms':>16s} {'GB/s':>5s} {'x floor':>16s}")
-    if "torch fused" in impls:
-        head += " | optlib/fused"
+    fused = "torch fused" in impls
+    if brief:
+        short = {"torch foreach": "foreach", "torch fused": "fused"}
+        head = f"{'kernel':25s}{'dtype':>8s}" + "".join(f"{short.get(i, i):>9s}"
+                                                       for i in impls)
+        head += f"{'vs fused':>10s}" if fused else ""
+    else:
+        head = f"{'kernel':26s}{'dtype':>8s}{'floor ms':>10s}"
+        for i in impls:
+            head += f" | {i + ' ms':>16s} {'GB/s':>5s} {'x floor':>16s}"
+        head += " | optlib/fused" if fused else ""
     lines = [head, "-" * len(head)]
     for r in rows:
-        line = f"{r['kernel']:26s}{r['dtype']:>8s}{1e3 * r['floor'].median:10.2f}"
-        for i in impls:
-            if i not in r:
-                line += f" | {'-':>{width}s}"
-                continue
-            t, q = r[i]["time"], r[i]["ratio"]
-            line += (f" | {q.median:12.2f}x" if brief else
-                     f" | {1e3 * t.median:16.2f} {r[i]['gbs']:5.1f} "
-                     f"{q.median:6.2f} [{q.low:.2f}-{q.high:.2f}]")
-        if "torch fused" in impls:
-            fused = r.get("torch fused")
-            line += (f" | {r['optlib']['ratio'].median / fused['ratio'].median:12.2f}"
-                     if fused else f" | {'-':>12s}")
+        if brief:
+            line = f"{r['kernel']:25s}{r['dtype']:>8s}"
+            for i in impls:
+                line += f"{r[i]['ratio'].median:8.2f}x" if i in r else f"{'-':>9s}"
+        else:
+            line = f"{r['kernel']:26s}{r['dtype']:>8s}{1e3 * r['floor'].median:10.2f}"
+            for i in impls:
+                if i not in r:
+                    line += f" | {'-':>40s}"
+                    continue
+                t, q = r[i]["time"], r[i]["ratio"]
+                line += (f" | {1e3 * t.median:16.2f} {r[i]['gbs']:5.1f} "
+                         f"{q.median:6.2f} [{q.low:.2f}-{q.high:.2f}]")
+        if fused:
+            ratio = "-"
+            if "torch fused" in r:
+                ratio = f"{r['optlib']['ratio'].median / r['torch fused']['ratio'].median:.2f}"
+            line += f"{ratio:>10s}" if brief else f" | {ratio:>12s}"
         lines.append(line)
     return "\n".join(lines)
 
