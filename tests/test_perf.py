@@ -68,6 +68,28 @@ def test_the_numpy_rules_of_the_step_table_match_optlib(dtype, tol):
     assert all(r["kernel"] in text for r in rows) and "torch fused" not in text
 
 
+def test_the_brief_table_fits_a_book_page_with_every_column():
+    """Rows as step_table makes them, with all four implementations (torch's where it
+    has the rule): the brief table stays within 79 characters and shows each ratio."""
+    T = ol.perf.Timing
+    rows = []
+    for k, name in enumerate(ol.perf.STEP_CASES):
+        row = dict(kernel=name, dtype="float32", words=3, n=10, floor=T(1.0, 1.0, 1.0))
+        for j, impl in enumerate(ol.perf.IMPLS):
+            if impl == "torch fused" and k % 3 == 2:
+                continue  # a rule torch has no fused kernel for
+            q = 1.0 + k / 10 + j
+            row[impl] = dict(time=T(q, q, q), ratio=T(q, q, q), gbs=1.0)
+        rows.append(row)
+    text = ol.perf.format_table(rows, brief=True)
+    assert max(len(line) for line in text.splitlines()) <= 79
+    assert "foreach" in text and "vs fused" in text
+    for k, row in enumerate(rows):
+        line = text.splitlines()[2 + k]
+        assert line.startswith(row["kernel"]) and f"{row['numpy']['ratio'].median:.2f}x" in line
+        assert line.endswith("-") == ("torch fused" not in row)
+
+
 @pytest.mark.parametrize("name, broken", [
     ("clip global norm", lambda g, max_norm: None),            # forgets to clip
     ("SGD", lambda p, g, s, t: p.__isub__(2 * ol.perf.LR * g)),  # twice the rate
