@@ -67,8 +67,8 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
         try:
             got = learner(*call_args)
         except NotImplementedError:
-            print(f"{title}: not attempted yet. Replace `raise NotImplementedError` "
-                  f"with your code and run this cell again.")
+            print(f"{title}: not attempted yet.\n  Replace `raise NotImplementedError` "
+                  "with your code and run this cell again.")
             return False
         except Exception as exc:  # the learner's bug, reported, never re-raised
             print(f"{FAIL} {title}: your function raised {type(exc).__name__}: {exc}\n"
