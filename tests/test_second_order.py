@@ -175,11 +175,14 @@ def test_cubic_minimizer_finds_the_cubics_minimum(c0, c1, c2, c3, width):
     p = np.polynomial.Polynomial([c0, c1, c2, c3])
     a, b = 0.0, width
     got = K.cubic_minimizer(a, p(a), p.deriv()(a), b, p(b), p.deriv()(b))
+    if abs(c3) <= 1e-3:  # (nearly) a quadratic: NumPy's roots may overflow, skip them
+        assert isinstance(got, float)
+        return
     crit = [r.real for r in p.deriv().roots() if abs(r.imag) < 1e-12]
     minima = [r for r in crit if p.deriv(2)(r) > 1e-9]
-    if abs(c3) > 1e-3 and minima:
+    if minima:
         assert got == pytest.approx(minima[0], rel=1e-6, abs=1e-6)
-    elif abs(c3) > 1e-3 and not crit:
+    elif not crit:
         assert math.isnan(got)
 
 
