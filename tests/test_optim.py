@@ -184,3 +184,66 @@ def test_float32_lerp_above_one_half_uses_one_minus_the_rounded_weight():
     assert rest != f(0.1)
     np.testing.assert_array_equal(state.exp_avg, g - (g - f(0.0)) * rest)
     assert not np.array_equal(state.exp_avg, g - (g - f(0.0)) * f(0.1))
+
+
+def test_every_float32_rule_is_float32_arithmetic_bit_for_bit():
+    """The other rules' first steps, written in NumPy float32 in the kernels' order (the
+    scalars worked out in float64 and rounded once): the same bits. A float64 scalar
+    left in a kernel's loop would make it compute in float64 and break this."""
+    f = np.float32
+    r = np.random.default_rng(9)
+    w0 = r.normal(size=1000).astype(f)
+    gs = [r.normal(size=1000).astype(f) for _ in range(3)]
+    lr, wd, eps = 0.03, 0.01, 1e-8
+
+    def run(opt, steps=3):
+        w = w0.copy()
+        state = opt.init(w)
+        for g in gs[:steps]:
+            state = opt.step(w, g, state)
+        return w, state
+
+    w, _ = run(ol.optim.HeavyBall(lr, 0.8))
+    p, v = w0.copy(), np.zeros_like(w0)
+    for g in gs:
+        v = f(0.8) * v + f(lr) * g
+        p = p - v
+    np.testing.assert_array_equal(w, p)
+
+    w, _ = run(ol.optim.Adagrad(lr, lr_decay=0.1, weight_decay=wd, eps=eps))
+    p, acc = w0.copy(), np.zeros_like(w0)
+    for k, g in enumerate(gs):
+        gi = g + f(wd) * p
+        acc = acc + gi * gi
+        p = p - f(lr / (1.0 + k * 0.1)) * gi / (np.sqrt(acc) + f(eps))
+    np.testing.assert_array_equal(w, p)
+
+    # alpha < 1/2: the centred average's lerp takes its far branch, with 1 - w
+    alpha, mom = 0.4, 0.7
+    w, _ = run(ol.optim.RMSprop(lr, alpha, eps, weight_decay=wd, momentum=mom,
+                                centered=True))
+    p, sq, avg, buf = (w0.copy(),) + tuple(np.zeros_like(w0) for _ in range(3))
+    wt = f(1.0 - alpha)
+    for g in gs:
+        gi = g + f(wd) * p
+        sq = f(alpha) * sq + f(1.0 - alpha) * gi * gi
+        avg = gi - (gi - avg) * (f(1.0) - wt)
+        buf = f(mom) * buf + gi / (np.sqrt(sq - avg * avg) + f(eps))
+        p = p - f(lr) * buf
+    np.testing.assert_array_equal(w, p)
+
+    b1, b2, psi = 0.9, 0.999, 4e-3
+    w, _ = run(ol.optim.NAdam(lr, (b1, b2), eps, weight_decay=wd), steps=2)
+    p, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
+    prod = 1.0
+    for t, g in ((1, gs[0]), (2, gs[1])):
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        prod *= mu
+        gi = g + f(wd) * p
+        m = m + f(1.0 - b1) * (gi - m)
+        v = f(b2) * v + f(1.0 - b2) * gi * gi
+        denom = np.sqrt(v / f(1.0 - b2**t)) + f(eps)
+        p = p - f(lr * (1.0 - mu) / (1.0 - prod)) * gi / denom
+        p = p - f(lr * mu_next / (1.0 - prod * mu_next)) * m / denom
+    np.testing.assert_array_equal(w, p)
