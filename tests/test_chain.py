@@ -87,6 +87,51 @@ def test_chain_equals_the_fused_optimizer_step_by_step(name, dtype, rtol):
     np.testing.assert_allclose(b, a, rtol=0, atol=rtol * scale)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["sgd", "sgd-schedule", "momentum", "momentum-dampening",
+                                  "nesterov", "momentum-clip-value"])
+def test_the_momentum_family_as_a_chain_is_the_fused_step_bit_for_bit(name, dtype):
+    """Where optax's split leaves the arithmetic in the fused order, the links compute
+    exactly what the fused kernel computes, float32 included (both round their
+    scalars to float32 once and then compute in float32)."""
+    fused, chained, clip = PAIRS[name]
+    a, _ = run(fused(), dtype, 400, clip)
+    b, _ = run(chained(), dtype, 400)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_float32_adaptive_links_are_float32_arithmetic_bit_for_bit():
+    """scale_by_adagrad, scale_by_rms and scale_by_adam in float32, three steps, written
+    in NumPy float32 in the kernels' order (scalars rounded to float32 once)."""
+    f = np.float32
+    r = np.random.default_rng(6)
+    gs = [r.normal(size=500).astype(f) for _ in range(3)]
+    b1, b2, eps = 0.1, 0.99, 1e-8  # b1 < 1/2: the lerp's far branch, with 1 - w
+
+    def updates(link):
+        state, out = link.init(gs[0]), []
+        for k, g in enumerate(gs):
+            u = g.copy()
+            state = link.apply(u, state, None, k)
+            out.append(u)
+        return out
+
+    acc, sq, m, v = (np.zeros(500, f) for _ in range(4))
+    w1 = f(1.0 - b1)
+    for k, (g, ada, rms, adam) in enumerate(zip(gs, updates(C.scale_by_adagrad(eps=eps)),
+                                                updates(C.scale_by_rms(0.9, eps)),
+                                                updates(C.scale_by_adam(b1, b2, eps)))):
+        acc = acc + g * g
+        np.testing.assert_array_equal(ada, g / (np.sqrt(acc) + f(eps)))
+        sq = f(0.9) * sq + f(1.0 - 0.9) * g * g
+        np.testing.assert_array_equal(rms, g / (np.sqrt(sq) + f(eps)))
+        t = k + 1
+        m = g - (g - m) * (f(1.0) - w1)
+        v = f(b2) * v + f(1.0 - b2) * g * g
+        want = (m / f(1.0 - b1**t)) / (np.sqrt(v) / f(np.sqrt(1.0 - b2**t)) + f(eps))
+        np.testing.assert_array_equal(adam, want)
+
+
 def test_chain_differs_from_a_fused_optimizer_with_other_settings():
     """The comparison above can fail: a wrong momentum or a missing bias correction is seen."""
     a, _ = run(O.Adam(0.01), np.float64, 50)
