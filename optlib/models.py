@@ -274,11 +274,12 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None)
     state = opt.init(params)
     grad = np.empty_like(params)
     # An optimizer's arrays are checked once, here, not at every step (the step's checks
-    # cost as much as a small model's gradient); a subclass with its own step keeps it. A float rate or an optlib schedule (a
-    # jitted formula, the same numbers one step at a time or all at once) is read from
-    # lrs; any other callable is asked at each step, as opt.step would ask it.
+    # cost as much as a small model's gradient); a subclass with its own step keeps it.
+    # A float rate or an optlib schedule (a jitted formula: the same numbers one step at
+    # a time or all at once) is read from lrs; any other callable is asked at each step,
+    # as opt.step would ask it.
     fast = isinstance(opt, Optimizer) and type(opt).step is Optimizer.step
-    from_lrs = not callable(opt.lr) or isinstance(opt.lr, Schedule) if fast else False
+    from_lrs = fast and (not callable(opt.lr) or isinstance(opt.lr, Schedule))
     Xc = np.ascontiguousarray(X, dtype=params.dtype)
     diverged = False
     for epoch in range(epochs):

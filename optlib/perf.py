@@ -449,11 +449,12 @@ class _Objective:
 def hand_adam_rosenbrock(steps, x0=None, lr=LR):
     """:func:`optlib._kernels.perf.adam_rosenbrock`, the hand-specialised jitted loop,
     for ``steps`` steps from ``x0`` (default the function's start): (xs, fs, gnorms)."""
+    steps = v.integer("steps", steps, low=1)
+    lr = v.positive("lr", lr)
     fn = functions.rosenbrock()
-    x0 = fn.x0 if x0 is None else x0
+    x0 = v.float_array("x0", fn.x0 if x0 is None else x0, shape=(2,), copy=True)
     xs, fs, gnorms = np.empty((steps + 1, 2)), np.empty(steps + 1), np.empty(steps)
-    _k.adam_rosenbrock(np.asarray(x0, dtype=np.float64), lr, *BETAS, EPS,
-                       *fn.prm, xs, fs, gnorms)
+    _k.adam_rosenbrock(x0.astype(np.float64), lr, *BETAS, EPS, *fn.prm, xs, fs, gnorms)
     return xs, fs, gnorms
 
 
@@ -468,6 +469,9 @@ def trajectory_speedup(steps=100_000, repeat=3, numpy_steps=10_000):
     CPython's ``b ** t`` and the kernel's differ in the last bit for some t; Adam on
     Rosenbrock amplifies it), and whether the hand-written loop recorded exactly what
     ``trajectory.run`` recorded."""
+    steps = v.integer("steps", steps, low=1)
+    repeat = v.integer("repeat", repeat, low=1)
+    numpy_steps = v.integer("numpy_steps", numpy_steps, low=1)
     fn = functions.rosenbrock()
     opt = optim.Adam(LR)
     slow = max(1, repeat // 2)

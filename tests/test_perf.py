@@ -136,3 +136,11 @@ def test_bad_input_is_refused_before_anything_runs():
         ol.perf.step_table(1000, names=["Adamax"])
     with pytest.raises(ValueError, match="n must be"):
         ol.perf.step_table(4)
+    with pytest.raises(ValueError, match="steps must be"):
+        ol.perf.hand_adam_rosenbrock(0)
+    with pytest.raises(ValueError, match="x0 must"):
+        ol.perf.hand_adam_rosenbrock(10, x0=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="lr must be"):
+        ol.perf.hand_adam_rosenbrock(10, lr=-1.0)
+    with pytest.raises(ValueError, match="numpy_steps must be"):
+        ol.perf.trajectory_speedup(100, numpy_steps=0)

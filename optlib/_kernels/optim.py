@@ -51,6 +51,14 @@ def _typed(x, arr):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
+def lerp_weights(w, arr):
+    """(w, 1 - w) in arr's dtype for :func:`lerp`: 1 - w is taken from the rounded w,
+    as torch's lerp takes it (exact whenever lerp uses it, w >= 1/2)."""
+    c_w = typed(w, arr)
+    return c_w, typed(1.0, arr) - c_w
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
 def lerp(a, b, w, rest):
     """a + w (b - a), rounded as torch's lerp_ rounds it (from the nearer end);
     ``rest`` is 1 - w."""
@@ -133,8 +141,8 @@ def rmsprop_step(p, g, sq, avg, buf, lr, alpha, eps, weight_decay, momentum, cen
     One loop per case, so that no loop touches an array only sometimes."""
     c_lr, c_eps, c_wd, c_mom = (typed(lr, p), typed(eps, p), typed(weight_decay, p),
                                 typed(momentum, p))
-    c_alpha, w = typed(alpha, p), typed(1.0 - alpha, p)
-    w_rest = typed(1.0, p) - w  # the lerp's 1 - w, from the rounded w as torch takes it
+    c_alpha = typed(alpha, p)
+    w, w_rest = lerp_weights(1.0 - alpha, p)
     if centered and momentum > 0.0:
         for i in range(p.size):
             gi = rms_grad(p, g, sq, i, c_alpha, w, c_wd, maximize)
@@ -162,9 +170,18 @@ def rmsprop_step(p, g, sq, avg, buf, lr, alpha, eps, weight_decay, momentum, cen
 def adam_coefficients(p, lr, b1, b2, weight_decay):
     """The scalars of Adam's moment updates in p's dtype: (1 - lr wd, wd, w = 1 - b1 and
     1 - w for the lerp, b2, 1 - b2)."""
-    w1 = typed(1.0 - b1, p)
-    return (typed(1.0 - lr * weight_decay, p), typed(weight_decay, p), w1,
-            typed(1.0, p) - w1, typed(b2, p), typed(1.0 - b2, p))
+    w1, w1_rest = lerp_weights(1.0 - b1, p)
+    return (typed(1.0 - lr * weight_decay, p), typed(weight_decay, p), w1, w1_rest,
+            typed(b2, p), typed(1.0 - b2, p))
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def adam_step_scalars(p, lr, b1, b2, eps, step):
+    """Adam's per-step scalars in p's dtype, with t = step + 1: the step size
+    lr / (1 - b1^t), sqrt(1 - b2^t) and eps."""
+    t = step + 1
+    return (typed(lr / (1.0 - b1**t), p), typed(math.sqrt(1.0 - b2**t), p),
+            typed(eps, p))
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
@@ -189,10 +206,7 @@ def adam_step(p, g, m, v, vmax, lr, b1, b2, eps, weight_decay, amsgrad, decouple
     """torch.optim.Adam / AdamW: moments m, v; bias corrections 1 - b^t with t = step + 1;
     p <- p - lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps). AMSGrad uses the running max of the
     raw v. Weight decay is coupled (g + wd p) or decoupled (p (1 - lr wd), AdamW)."""
-    t = step + 1
-    bc2_sqrt = typed(math.sqrt(1.0 - b2**t), p)
-    step_size = typed(lr / (1.0 - b1**t), p)
-    c_eps = typed(eps, p)
+    step_size, bc2_sqrt, c_eps = adam_step_scalars(p, lr, b1, b2, eps, step)
     coef = adam_coefficients(p, lr, b1, b2, weight_decay)
     if amsgrad:
         for i in range(p.size):

@@ -4,7 +4,7 @@ import math
 
 from numba import njit, prange
 
-from .optim import adam_coefficients, adam_moments, lerp, typed
+from .optim import adam_coefficients, adam_moments, adam_step_scalars, lerp
 
 
 @njit(cache=True, error_model="numpy")
@@ -28,10 +28,7 @@ def adam_step_parallel(p, g, m, v, lr, b1, b2, eps, weight_decay, decoupled, max
                        step):
     """``optim.adam_step`` without AMSGrad, its entries split over all threads. Each
     entry runs the same code as in the serial kernel: the result is bitwise equal."""
-    t = step + 1
-    bc2_sqrt = typed(math.sqrt(1.0 - b2**t), p)
-    step_size = typed(lr / (1.0 - b1**t), p)
-    c_eps = typed(eps, p)
+    step_size, bc2_sqrt, c_eps = adam_step_scalars(p, lr, b1, b2, eps, step)
     coef = adam_coefficients(p, lr, b1, b2, weight_decay)
     for i in prange(p.size):
         _, vi = adam_moments(p, g, m, v, i, coef, decoupled, maximize)

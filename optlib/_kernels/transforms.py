@@ -13,7 +13,7 @@ import math
 
 from numba import njit
 
-from .optim import lerp, typed
+from .optim import lerp, lerp_weights, typed
 
 
 @njit(cache=True, error_model="numpy")
@@ -63,8 +63,7 @@ def scale_by_adam(u, m, v, b1, b2, eps, step):
     t = step + 1
     bc1 = typed(1.0 - b1**t, u)
     bc2_sqrt = typed(math.sqrt(1.0 - b2**t), u)
-    w1 = typed(1.0 - b1, u)
-    w1_rest = typed(1.0, u) - w1
+    w1, w1_rest = lerp_weights(1.0 - b1, u)
     c_b2, w2, c_eps = typed(b2, u), typed(1.0 - b2, u), typed(eps, u)
     for i in range(u.size):
         m[i] = lerp(m[i], u[i], w1, w1_rest)
