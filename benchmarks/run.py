@@ -82,6 +82,12 @@ def main():
     for name, (cold, warm) in P.compile_times().items():
         print(f"   {name:24s} {cold:22.3f} {warm:16.3f}")
 
+    times, ulps = P.tanh_times(10**5, repeat)
+    print("\n== tanh, the models' hidden units: ns per entry over 1e5 float64 entries "
+          f"(optlib vs NumPy: {ulps:.1f} ulp at most)")
+    for name, t in times.items():
+        print(f"   {name:30s} {t.median:6.2f} ns [{t.low:.2f}-{t.high:.2f}]")
+
     print("\n== widget recompute: the computation behind one slider move (no drawing)")
     for name, t in P.widget_times().items():
         print(f"   {name:20s} {ms(t)}")

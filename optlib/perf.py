@@ -30,6 +30,7 @@ import numpy as np
 
 from . import _validate as v
 from . import clipping, explorables, functions, optim, schedules, trajectory
+from ._kernels import models as _km
 from ._kernels import optim as _ko
 from ._kernels import perf as _k
 
@@ -523,6 +524,34 @@ def schedule_speedups(n=10**6, repeat=5):
         slow = measure(lambda: [scalar(k) for k in range(m)], max(1, repeat // 2))
         out[name] = (fast, Timing(*(x * n / m for x in slow)))
     return out
+
+
+def tanh_times(n=10**5, repeat=7, seed=0):
+    """Nanoseconds per entry of tanh over ``n`` float64 entries (normal, sd 2), three
+    ways timed round by round: Numba's tanh (a C library call per entry), optlib's
+    :func:`optlib._kernels.models.tanh` (the models' hidden units) and NumPy's
+    ``np.tanh`` (NumPy's own vectorised code). Each call first copies the input into the
+    work array (the same copy for all three). Returns ({name: Timing}, the largest
+    difference between optlib's and NumPy's result in units of the last place)."""
+    n = v.integer("n", n, low=1)
+    x = np.random.default_rng(v.integer("seed", seed, low=0)).normal(scale=2.0, size=n)
+    work = np.empty_like(x)
+
+    def run(fn):
+        def call():
+            work[:] = x
+            fn(work)
+        return call
+
+    fns = {"Numba np.tanh (C library)": run(_k.tanh_libm),
+           "optlib tanh (vectorised)": run(_km.tanh_inplace),
+           "NumPy np.tanh": run(lambda a: np.tanh(a, out=a))}
+    samples = rounds(fns, repeat)
+    ours = x.copy()
+    _km.tanh_inplace(ours)
+    ulps = float(np.max(np.abs(ours - np.tanh(x)) / np.spacing(np.abs(np.tanh(x)))))
+    return {name: Timing.of([1e9 * t / n for t in s.tolist()])
+            for name, s in samples.items()}, ulps
 
 
 def widget_times(repeat=5):

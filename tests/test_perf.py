@@ -4,6 +4,7 @@ same numbers (the parallel kernel against the serial one, NumPy and Python refer
 against optlib) and that bad input is refused."""
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -144,3 +145,15 @@ def test_bad_input_is_refused_before_anything_runs():
         ol.perf.hand_adam_rosenbrock(10, lr=-1.0)
     with pytest.raises(ValueError, match="numpy_steps must be"):
         ol.perf.trajectory_speedup(100, numpy_steps=0)
+    with pytest.raises(ValueError, match="n must be"):
+        ol.perf.tanh_times(0)
+
+
+def test_the_c_library_tanh_probe_is_math_tanh_and_the_timings_cover_three_ways():
+    x = np.random.default_rng(0).normal(scale=3.0, size=(7, 9))
+    y = x.copy()
+    KP.tanh_libm(y)
+    np.testing.assert_array_equal(y, np.vectorize(math.tanh)(x))
+    times, ulps = ol.perf.tanh_times(1000, repeat=2)
+    assert len(times) == 3 and all(0 < t.low <= t.median <= t.high for t in times.values())
+    assert 0 <= ulps <= 2.5  # optlib's tanh (<= 1.5 ulp) against NumPy's (<= 1 ulp)

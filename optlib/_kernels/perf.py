@@ -1,4 +1,5 @@
-"""Kernels for the performance measurements: the bandwidth probe, a parallel Adam."""
+"""Kernels for the performance measurements: the bandwidth probe, a parallel Adam, the
+C library's tanh."""
 
 import math
 
@@ -21,6 +22,15 @@ def stream_parallel(a, b, s):
     """:func:`stream` split over all threads."""
     for i in prange(a.size):
         a[i] += s * b[i]
+
+
+@njit(cache=True, error_model="numpy")
+def tanh_libm(a):
+    """a[...] = tanh(a) the way Numba compiles ``np.tanh`` or ``math.tanh``: one call of
+    the C library's tanh per entry, which the loop cannot vectorise around."""
+    flat = a.reshape(a.size)
+    for i in range(flat.size):
+        flat[i] = math.tanh(flat[i])
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
