@@ -55,6 +55,10 @@ def test_notebook_is_committed_without_outputs(nb):
     dirty = [i for i, c in enumerate(cells) if c["cell_type"] == "code"
              and (c.get("outputs") or c.get("execution_count") is not None)]
     assert not dirty, f"cells {dirty} carry outputs; clear them before committing"
+    ids = [c.get("id") for c in cells]
+    missing = [i for i, cid in enumerate(ids) if not cid]
+    assert not missing, f"cells {missing} have no id (nbformat 4.5 requires one)"
+    assert len(set(ids)) == len(ids), "cell ids must be unique"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
