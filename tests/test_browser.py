@@ -229,6 +229,18 @@ def test_every_page_renders_offline(site, browser):
     assert max(sizes.values()) < PAGE_BUDGET_BYTES, sizes
 
 
+def test_equations_and_exercises_are_numbered_within_their_chapter(site):
+    html = site[0]
+    for page in EXPLORABLES:  # the seven chapters
+        text = (html / page).read_text()
+        chapter = int(Path(page).name[:2])
+        eqs = re.findall(r'class="eqno">\(([0-9.]+)\)', text)
+        exercises = set(re.findall(r"Exercise ([0-9.]+)", text))
+        assert eqs and exercises, page
+        assert eqs == [f"{chapter}.{k}" for k in range(1, len(eqs) + 1)], (page, eqs)
+        assert all(e.startswith(f"{chapter}.") for e in exercises), (page, exercises)
+
+
 def test_chapters_show_their_figures_and_diagrams(site, browser):
     _, base, _ = site
     for page in DIAGRAMS:
