@@ -146,9 +146,10 @@ def mlp(w, X, y, n_hidden, n_out, l2, grad):
             Z[i, c] = math.exp(Z[i, c] - zmax)
             s += Z[i, c]
         loss += math.log(s)
-        for c in range(k):
-            Z[i, c] /= s * n
-        Z[i, y[i]] -= 1.0 / n
+        if grad.size:
+            for c in range(k):
+                Z[i, c] /= s * n
+            Z[i, y[i]] -= 1.0 / n
     loss /= n
     for lo, hi in ((0, o1), (o2, o3)):  # the weight matrices W1 and W2, not the biases
         for j in range(lo, hi):
