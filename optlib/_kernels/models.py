@@ -8,7 +8,7 @@ bit.
 
 The tanh of the hidden units is :func:`tanh`, written out below rather than
 ``np.tanh``: Numba turns ``np.tanh`` into one call of the C library's tanh per entry
-(about 13 ns here, and the RNN's hidden units spent three quarters of its time there),
+(about 13 ns here; the RNN spent about two thirds of its training time there),
 while plain arithmetic in a loop is vectorised by LLVM (about 2 ns). Its loop,
 :func:`tanh_inplace`, is compiled with ``error_model="numpy"``: Python's check for a
 division by zero is a branch out of the loop that stops the vectorisation (see
