@@ -38,7 +38,7 @@ def tanh(x):
     exact value: the worst case found, 1.497 ulp, lies just above 0.625, where the
     second branch starts (tests/test_models.py sweeps it).
 
-    Below |x| = 0.625 a rational function of x^2; above, 1 - 2 / (e^(2|x|) + 1) with
+    Below |x| = 0.625 x + x^3 P(x^2)/Q(x^2); above, 1 - 2 / (e^(2|x|) + 1) with
     e^u = 2^n e^r, n = round(u / ln 2) (|x| is capped at 20, where tanh is 1 to double
     precision, so 2^n is an exact shift of an integer) and e^r from a rational function.
     """
