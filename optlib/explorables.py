@@ -251,11 +251,15 @@ def race(fn, lrs, steps=1000, frames=15, x0=None, dpi=DPI):
     return _player(fig, draw, frames)
 
 
-def adding_run(threshold, length=20, epochs=25, seed=0, lr=0.1, init_scale=1.2):
+def adding_run(threshold, length=20, epochs=25, seed=0, lr=0.1, init_scale=1.2,
+               params=None):
     """Train chapter 4's RNN (32 tanh units, momentum 0.9) on the adding problem, clipping
-    the global gradient norm at ``threshold`` (``None``: no clipping); returns the History."""
+    the global gradient norm at ``threshold`` (``None``: no clipping); returns the History.
+    ``params``: the initial weights (a copy is trained), by default ``init(seed)``."""
     data = datasets.adding_problem(n=2000, length=v.integer("length", length, low=2), seed=0)
     model = models.RNN(2, 32, 1, init_scale=init_scale)
+    params = (model.init(seed) if params is None else
+              v.float_array("params", params, shape=(model.n_params,), copy=True))
     clip = None
     if threshold is not None:
         threshold = v.positive("threshold", threshold)
@@ -263,7 +267,7 @@ def adding_run(threshold, length=20, epochs=25, seed=0, lr=0.1, init_scale=1.2):
         def clip(g):
             from . import clipping
             return clipping.clip_grad_norm(g, threshold)
-    return models.fit(model, optim.Momentum(lr, 0.9), model.init(seed), data, epochs=epochs,
+    return models.fit(model, optim.Momentum(lr, 0.9), params, data, epochs=epochs,
                       batch_size=32, seed=seed, clip=clip)
 
 

@@ -547,9 +547,9 @@ def tanh_times(n=10**5, repeat=7, seed=0):
            "optlib tanh (vectorised)": run(_km.tanh_inplace),
            "NumPy np.tanh": run(lambda a: np.tanh(a, out=a))}
     samples = rounds(fns, repeat)
-    ours = x.copy()
+    ours, numpy_tanh = x.copy(), np.tanh(x)
     _km.tanh_inplace(ours)
-    ulps = float(np.max(np.abs(ours - np.tanh(x)) / np.spacing(np.abs(np.tanh(x)))))
+    ulps = float(np.max(np.abs(ours - numpy_tanh) / np.spacing(np.abs(numpy_tanh))))
     return {name: Timing.of([1e9 * t / n for t in s.tolist()])
             for name, s in samples.items()}, ulps
 

@@ -299,3 +299,18 @@ def test_recipe_widget_builds_and_redraws():
     box.children[0].children[0].value = "sgd"
     with pytest.raises(ValueError, match="recipe must be one of"):
         ol.widgets.recipe_explorer(recipe="lion")
+
+
+def test_adding_run_from_given_params_trains_a_copy_and_matches_the_default_start():
+    w0 = ol.models.RNN(2, 32, 1, init_scale=1.2).init(seed=1)
+    keep = w0.copy()
+    given = ol.explorables.adding_run(0.3, epochs=1, seed=1, params=w0)
+    default = ol.explorables.adding_run(0.3, epochs=1, seed=1)
+    np.testing.assert_array_equal(w0, keep)  # the caller's array is not trained
+    np.testing.assert_array_equal(given.step_loss, default.step_loss)
+    w1 = w0.copy()
+    w1[0] = np.nextafter(w1[0], np.inf)
+    moved = ol.explorables.adding_run(0.3, epochs=1, seed=1, params=w1)
+    assert not np.array_equal(moved.step_loss, default.step_loss)
+    with pytest.raises(ValueError, match="params must have shape"):
+        ol.explorables.adding_run(0.3, epochs=1, params=np.zeros(5))

@@ -5,7 +5,8 @@ import math
 
 from numba import njit, prange
 
-from .optim import adam_coefficients, adam_moments, adam_step_scalars, lerp
+from .optim import (adam_coefficients, adam_moments, adam_step_scalars, lerp,
+                    lerp_weights)
 
 
 @njit(cache=True, error_model="numpy")
@@ -54,7 +55,7 @@ def adam_rosenbrock(x, lr, b1, b2, eps, a, b, xs, fs, gnorms):
     things, so it takes the same path bit for bit: the ceiling for the generic loop."""
     x0, x1 = x[0], x[1]
     m0 = m1 = v0 = v1 = 0.0
-    w1, w1_rest, w2 = 1.0 - b1, 1.0 - (1.0 - b1), 1.0 - b2
+    (w1, w1_rest), w2 = lerp_weights(1.0 - b1, x), 1.0 - b2
     xs[0, 0], xs[0, 1] = x0, x1
     fs[0] = b * (x1 - x0**2) ** 2 + (a - x0) ** 2
     for k in range(gnorms.size):
