@@ -14,14 +14,17 @@
 
 import inspect
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 import optlib as ol
+from optlib._kernels import optim as _kopt
 from naive import Wrapped, run_steps, torch_steps
 
 O = ol.optim
@@ -644,6 +647,50 @@ def test_nadam_mu_product_is_the_product_of_the_momentum_schedule(dtype):
         assert state.mu_product.dtype == np.float64 and state.mu_product.shape == (1,)
         assert state.mu_product[0] == pytest.approx(prod, rel=1e-14)
     assert 0 < prod < 1e-8  # it really shrank
+
+
+@njit(cache=False)
+def _bias_corrections(b, ts, out):
+    for i in range(ts.size):
+        out[i] = _kopt.bias_correction(b, ts[i])
+
+
+@pytest.mark.parametrize("b", [0.0, 0.3, 0.5, 0.9, 0.95, 0.99, 0.999, 0.9999])
+def test_bias_correction_is_pythons_1_minus_b_to_the_t_bit_for_bit(b):
+    """torch computes 1 - beta ** step with Python floats; so does every optlib Adam,
+    including past t (1 - b) = 40, where the kernel returns 1 without calling pow."""
+    ts = np.arange(1, 200_001)
+    if b == 0.9999:  # on to 1.5 times the step where the shortcut starts
+        ts = np.concatenate([ts, np.arange(200_001, 600_001, 7)])
+    got = np.empty(ts.size)
+    _bias_corrections(b, ts, got)
+    expected = np.array([1.0 - b ** int(t) for t in ts])
+    assert np.array_equal(got, expected), ts[got != expected][:5]
+    shortcut = ts * (1.0 - b) > 40.0
+    assert shortcut.any() and not shortcut.all()  # both sides of it were compared
+
+
+def test_a_2d_adam_run_is_a_plain_python_loop_bit_for_bit():
+    """The jitted trajectory of Adam on Rosenbrock equals, at every step, a loop over
+    Python floats that takes torch's lerp for the first moment and Python's b ** t."""
+    lr, b1, b2, eps, a, b = 1e-3, 0.9, 0.999, 1e-8, 1.0, 100.0
+    fn = ol.functions.rosenbrock(a=a, b=b)
+    steps = 3000
+    run = ol.trajectory.run(O.Adam(lr, betas=(b1, b2), eps=eps), fn, steps=steps)
+    (x, y), m, v = fn.x0, [0.0, 0.0], [0.0, 0.0]
+    w = 1.0 - b1
+    xs = [(x, y)]
+    for t in range(1, steps + 1):
+        g = (-4.0 * b * x * (y - x * x) - 2.0 * (a - x), 2.0 * b * (y - x * x))
+        new = []
+        for i, (p, gi) in enumerate(zip((x, y), g)):
+            m[i] = m[i] + w * (gi - m[i])  # torch's lerp for a weight below 1/2
+            v[i] = b2 * v[i] + (1.0 - b2) * gi * gi
+            denom = math.sqrt(v[i]) / math.sqrt(1.0 - b2**t) + eps
+            new.append(p - lr / (1.0 - b1**t) * m[i] / denom)
+        x, y = new
+        xs.append((x, y))
+    assert np.array_equal(run.x, np.array(xs))
 
 
 # --- bugs found while writing these tests (fixed) ----------------------------------------------------------------------------------

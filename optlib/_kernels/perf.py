@@ -5,8 +5,8 @@ import math
 
 from numba import njit, prange
 
-from .optim import (adam_coefficients, adam_moments, adam_step_scalars, lerp,
-                    lerp_weights)
+from .optim import (adam_coefficients, adam_moments, adam_step_scalars,
+                    bias_correction, lerp, lerp_weights)
 
 
 @njit(cache=True, error_model="numpy")
@@ -63,8 +63,8 @@ def adam_rosenbrock(x, lr, b1, b2, eps, a, b, xs, fs, gnorms):
         g0 = -4.0 * b * x0 * (x1 - x0**2) - 2.0 * (a - x0)
         g1 = 2.0 * b * (x1 - x0**2)
         gnorms[k] = math.sqrt(g0 * g0 + g1 * g1)
-        bc2_sqrt = math.sqrt(1.0 - b2**t)
-        step_size = lr / (1.0 - b1**t)
+        bc2_sqrt = math.sqrt(bias_correction(b2, t))
+        step_size = lr / bias_correction(b1, t)
         m0, m1 = lerp(m0, g0, w1, w1_rest), lerp(m1, g1, w1, w1_rest)
         v0, v1 = b2 * v0 + w2 * g0 * g0, b2 * v1 + w2 * g1 * g1
         x0 -= step_size * m0 / (math.sqrt(v0) / bc2_sqrt + eps)

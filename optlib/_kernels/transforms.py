@@ -13,7 +13,7 @@ import math
 
 from numba import njit
 
-from .optim import lerp, lerp_weights, typed
+from .optim import bias_correction, lerp, lerp_weights, typed
 
 
 @njit(cache=True, error_model="numpy")
@@ -61,8 +61,8 @@ def scale_by_adam(u, m, v, b1, b2, eps, step):
     """Adam's direction with t = step + 1: m, v moving averages (m rounded like torch's
     lerp); u <- (m / (1 - b1^t)) / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
     t = step + 1
-    bc1 = typed(1.0 - b1**t, u)
-    bc2_sqrt = typed(math.sqrt(1.0 - b2**t), u)
+    bc1 = typed(bias_correction(b1, t), u)
+    bc2_sqrt = typed(math.sqrt(bias_correction(b2, t)), u)
     w1, w1_rest = lerp_weights(1.0 - b1, u)
     c_b2, w2, c_eps = typed(b2, u), typed(1.0 - b2, u), typed(eps, u)
     for i in range(u.size):
