@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -43,6 +45,22 @@ def test_jitted_path_equals_the_naive_gd_loop(case, scale):
     # a real run moves: the first iterate is x0 and the path does not stand still
     np.testing.assert_array_equal(traj.x[0], fn.x0)
     assert np.linalg.norm(traj.x[-1] - traj.x[0]) > 1e-3
+
+
+@pytest.mark.parametrize("case", landscapes() + [(ol.functions.rastrigin(dim=3), 1e-3)],
+                         ids=case_id)
+def test_the_loop_records_exactly_what_value_and_grad_compute(case):
+    """The jitted loop takes the bodies of the landscape kernels (inlined): it computes,
+    to the last bit, what calling fn.value and fn.grad computes."""
+    fn, lr = case
+    traj = ol.trajectory.run(ol.optim.GD(lr=lr), fn, steps=100)
+    assert traj.steps_taken == 100
+    for k, x in enumerate(traj.x[:-1]):
+        g = fn.grad(x)
+        assert traj.loss[k] == fn.value(x)
+        assert traj.grad_norm[k] == math.sqrt(sum(gi * gi for gi in g))
+        np.testing.assert_array_equal(traj.x[k + 1], x - lr * g)
+    assert traj.loss[-1] == fn.value(traj.x[-1])
 
 
 @pytest.mark.parametrize("case", landscapes(), ids=case_id)
