@@ -12,6 +12,7 @@ A model is stateless: its parameters are one flat float array that any optimizer
 True
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -19,13 +20,17 @@ import numpy as np
 from . import _validate as v
 from ._kernels import clipping as _clip
 from ._kernels import models as _k
+from ._kernels import trajectory as _traj
 from .chain import Chain
 from .optim import Optimizer
 from .schedules import Schedule
 
 
 class Model:
-    """Base class: ``n_params``, ``init``, ``loss_and_grad``, ``loss``, ``predict``."""
+    """Base class: ``n_params``, ``init``, ``loss_and_grad``, ``loss``, ``predict``.
+
+    A subclass computes on arrays already checked by ``_check``: ``_kernel`` (the loss,
+    and the gradient into ``grad`` unless it is empty) and ``_predict``."""
 
     classifier = True
     x_ndim = 2  #: rows of features; the RNN takes (sequences, steps, features)
@@ -75,7 +80,11 @@ class Model:
     def accuracy(self, params, X, y):
         """Fraction of rows whose predicted class equals y."""
         params, X, y = self._check(params, X, y)
-        return float(np.mean(self.predict(params, X) == y))
+        return float(np.mean(self._predict(params, X) == y))
+
+    def predict(self, params, X):
+        """The prediction for each row of X: a class label, or the regression output."""
+        return self._predict(*self._check(params, X))
 
 
 class _LinearModel(Model):
@@ -103,8 +112,7 @@ class LinearRegression(_LinearModel):
     def _kernel(self, params, X, y, grad):
         return _k.linear_regression(params, X, y, self.l2, grad)
 
-    def predict(self, params, X):
-        params, X = self._check(params, X)
+    def _predict(self, params, X):
         return X @ params[:-1] + params[-1]
 
 
@@ -118,11 +126,13 @@ class LogisticRegression(_LinearModel):
 
     def predict_proba(self, params, X):
         """P(y = 1 | x) for each row."""
-        params, X = self._check(params, X)
+        return self._proba(*self._check(params, X))
+
+    def _proba(self, params, X):
         return 1.0 / (1.0 + np.exp(-(X @ params[:-1] + params[-1])))
 
-    def predict(self, params, X):
-        return (self.predict_proba(params, X) >= 0.5).astype(np.int64)
+    def _predict(self, params, X):
+        return (self._proba(params, X) >= 0.5).astype(np.int64)
 
 
 class MLP(Model):
@@ -152,8 +162,7 @@ class MLP(Model):
     def _kernel(self, params, X, y, grad):
         return _k.mlp(params, X, y, self.n_hidden, self.n_out, self.l2, grad)
 
-    def predict(self, params, X):
-        params, X = self._check(params, X)
+    def _predict(self, params, X):
         return np.argmax(_k.mlp_logits(params, X, self.n_hidden, self.n_out), axis=1)
 
 
@@ -211,8 +220,7 @@ class RNN(Model):
         y2 = np.ascontiguousarray(y.reshape(len(y), -1), dtype=params.dtype)
         return _k.rnn(params, np.ascontiguousarray(X), y2, self.n_hidden, self.l2, grad)
 
-    def predict(self, params, X):
-        params, X = self._check(params, X)
+    def _predict(self, params, X):
         out = _k.rnn_output(params, X, self.n_hidden, self.n_out)
         return out[:, 0] if self.n_out == 1 else out
 
@@ -250,8 +258,8 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None)
         raise TypeError("opt must be an optlib.optim optimizer or an optlib.chain chain, "
                         f"got {type(opt).__name__}")
     params = v.float_array("params", params, shape=(model.n_params,))
-    X, y = data.X_train, data.y_train
-    model._check(params, X, y)
+    _, X, y = model._check(params, data.X_train, data.y_train)
+    _, X_test, y_test = model._check(params, data.X_test, data.y_test)
     epochs = v.integer("epochs", epochs, low=1)
     if clip is not None and not callable(clip):
         raise TypeError(f"clip must be None or a function of the gradient, got {clip!r}")
@@ -260,11 +268,12 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None)
     rng = np.random.default_rng(v.integer("seed", seed, low=0))
     per_epoch = -(-n // batch)
     lrs = opt.lr_values(0, epochs * per_epoch)
+    no_grad = np.empty(0, params.dtype)
 
-    def evaluate():
-        loss_tr = model.loss(params, X, y)
-        loss_te = model.loss(params, data.X_test, data.y_test)
-        acc = model.accuracy(params, data.X_test, data.y_test) if model.classifier else np.nan
+    def evaluate():  # on the arrays checked above, once
+        loss_tr = model._kernel(params, X, y, no_grad)
+        loss_te = model._kernel(params, X_test, y_test, no_grad)
+        acc = np.mean(model._predict(params, X_test) == y_test) if model.classifier else np.nan
         return loss_tr, loss_te, acc
 
     step_loss = np.full(epochs * per_epoch, np.nan)
@@ -273,33 +282,36 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None)
     epoch_stats[0] = evaluate()
     state = opt.init(params)
     grad = np.empty_like(params)
-    # An optimizer's arrays are checked once, here, not at every step (the step's checks
-    # cost as much as a small model's gradient); a subclass with its own step keeps it.
-    # A float rate or an optlib schedule (a jitted formula: the same numbers one step at
-    # a time or all at once) is read from lrs; any other callable is asked at each step,
-    # as opt.step would ask it.
+    # An optimizer's arrays are checked and flattened once, here, not at every step (the
+    # step's checks cost as much as a small model's gradient); a subclass with its own
+    # step keeps it. A float rate or an optlib schedule (a jitted formula: the same
+    # numbers one step at a time or all at once) is read from lrs; any other callable is
+    # asked at each step, as opt.step would ask it.
     fast = isinstance(opt, Optimizer) and type(opt).step is Optimizer.step
     from_lrs = fast and (not callable(opt.lr) or isinstance(opt.lr, Schedule))
-    Xc = np.ascontiguousarray(X, dtype=params.dtype)
+    update = opt._updater(params, grad, state) if fast else None
     diverged = False
+    k = 0  # steps taken
     for epoch in range(epochs):
         order = rng.permutation(n)
-        Xe, ye = Xc[order], y[order]
+        Xe, ye = X[order], y[order]
         for start in range(0, n, batch):
-            k = state.step
             step_loss[k] = model._kernel(opt.grad_point(params, state),
                                          Xe[start:start + batch], ye[start:start + batch],
                                          grad)
             grad_norm[k] = clip(grad) if clip is not None else _clip.norm(grad, 2.0)
             if fast:
-                state = opt._apply(params, grad, state, lrs[k] if from_lrs else opt.lr_at(k))
+                update(lrs[k] if from_lrs else opt.lr_at(k), k)
             else:
                 state = opt.step(params, grad, state)
-            if not np.isfinite(step_loss[k]) or not np.all(np.isfinite(params)):
+            k += 1
+            if not (math.isfinite(step_loss[k - 1]) and _traj.all_finite(params)):
                 diverged = True
                 break
         if diverged:
             break
         epoch_stats[epoch + 1] = evaluate()
+    if fast:
+        state = state._replace(step=k)
     return History(step_loss, lrs, epoch_stats[:, 0], epoch_stats[:, 1], epoch_stats[:, 2],
                    diverged, state, grad_norm)

@@ -145,11 +145,22 @@ class Optimizer:
         return self._apply(params, grads, state, self.lr_at(state.step))
 
     def _apply(self, params, grads, state, lr):
-        """The update alone, for callers that checked the arrays once and take many steps
-        with them (``models.fit``)."""
-        _k.apply_rule(self.rule, params.reshape(-1), grads.reshape(-1),
-                      *self.slots(state, params.dtype), self.hyper, lr, state.step)
+        """The update alone, on checked arrays; returns the new state."""
+        self._updater(params, grads, state)(lr, state.step)
         return state._replace(step=state.step + 1)
+
+    def _updater(self, params, grads, state):
+        """``update(lr, step)``, taking one update of ``params`` from ``grads`` and the
+        state's arrays, which are checked and flattened once, here: for callers that take
+        many steps with the same arrays (``models.fit``), where that work at every step
+        would cost as much as a small model's gradient. The caller counts the steps."""
+        rule, apply, hyper = self.rule, _k.apply_rule, self.hyper
+        p, g = params.reshape(-1), grads.reshape(-1)
+        s0, s1, s2 = self.slots(state, params.dtype)
+
+        def update(lr, step):
+            apply(rule, p, g, s0, s1, s2, hyper, lr, step)
+        return update
 
 
 def _schedule_value(schedule, step):

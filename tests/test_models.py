@@ -768,6 +768,10 @@ def test_fit_takes_exactly_the_steps_of_opt_step(make, digits):
             state = opt.step(manual, g, state)
     np.testing.assert_array_equal(w, manual)
     assert hist.state.step == state.step == epochs * -(-n // batch)
+    # the epoch statistics are what the public methods give for the final weights
+    assert hist.train_loss[-1] == model.loss(w, digits.X_train, digits.y_train)
+    assert hist.test_loss[-1] == model.loss(w, digits.X_test, digits.y_test)
+    assert hist.test_accuracy[-1] == model.accuracy(w, digits.X_test, digits.y_test)
 
 
 # --- the hidden units' tanh (optlib._kernels.models.tanh) -----------------------------

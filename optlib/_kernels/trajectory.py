@@ -62,8 +62,9 @@ def record(xs, k, x):
         xs[k, i] = x[i]
 
 
-@njit(_nrt=False, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def all_finite(x):
+    """Whether every entry of the 1-D array x is finite (``models.fit`` calls it too)."""
     for i in range(x.size):
         if not math.isfinite(x[i]):
             return False
