@@ -360,19 +360,35 @@ class Chain:
         """The update for ``grads`` (a new array) and the new state; ``grads`` is kept."""
         params, grads = self._check(params, grads, state)
         u = np.array(grads, order="C", copy=True)
-        flat = _flat(u)
-        new = []
-        for link, s in zip(self.links, state.links):
-            new.append(link.apply(flat, s, params, state.step))
-        return u, ChainState(state.step + 1, tuple(new))
+        links = self._run_links(_flat(u), state.links, params, state.step)
+        return u, ChainState(state.step + 1, links)
+
+    def _run_links(self, u, links, params, step):
+        """Each link on the flat update ``u``, in place, in order; their new states."""
+        return tuple(link.apply(u, s, params, step) for link, s in zip(self.links, links))
 
     def step(self, params, grads, state):
         """One step: ``params += update``, in place; returns the new state."""
         if params is None:
             raise TypeError("params must be the parameter array to update, got None")
-        updates, state = self.update(grads, state, params)
-        apply_updates(params, updates)
-        return state
+        params, grads = self._check(params, grads, state)
+        return self._updater(params, grads, state)(state.step)
+
+    def _updater(self, params, grads, state, lrs=None):
+        """``update(step)``, as :meth:`optlib.optim.Optimizer._updater`: one step on
+        arrays checked once by the caller; returns the state after it. ``lrs`` is not
+        used: the chain's learning-rate link computes its own rate."""
+        u = np.empty(grads.shape, dtype=grads.dtype)
+        flat_u, flat_p = _flat(u), _flat(params)
+        links = state.links
+
+        def update(step):
+            nonlocal links
+            np.copyto(u, grads)
+            links = self._run_links(flat_u, links, params, step)
+            _k.add_scaled(flat_p, flat_u, 1.0)  # apply_updates, checked once
+            return ChainState(step + 1, links)
+        return update
 
     def grad_point(self, params, state):
         """Where the next gradient is taken: ``params`` (no link looks ahead)."""

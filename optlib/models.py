@@ -282,14 +282,15 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None)
     epoch_stats[0] = evaluate()
     state = opt.init(params)
     grad = np.empty_like(params)
-    # An optimizer's arrays are checked and flattened once, here, not at every step (the
-    # step's checks cost as much as a small model's gradient); a subclass with its own
-    # step keeps it. A float rate or an optlib schedule (a jitted formula: the same
-    # numbers one step at a time or all at once) is read from lrs; any other callable is
-    # asked at each step, as opt.step would ask it.
-    fast = isinstance(opt, Optimizer) and type(opt).step is Optimizer.step
-    from_lrs = fast and (not callable(opt.lr) or isinstance(opt.lr, Schedule))
-    update = opt._updater(params, grad, state) if fast else None
+    # The arrays of an optimizer or a chain are checked and flattened once, here, not at
+    # every step (the step's checks cost as much as a small model's gradient); a
+    # subclass with its own step keeps it. An optimizer's float rate or optlib schedule
+    # (a jitted formula: the same numbers one step at a time or all at once) is read
+    # from lrs; any other callable is asked at each step, as opt.step would ask it.
+    fast = type(opt).step in (Optimizer.step, Chain.step)
+    from_lrs = fast and isinstance(opt, Optimizer) and (not callable(opt.lr)
+                                                        or isinstance(opt.lr, Schedule))
+    update = opt._updater(params, grad, state, lrs if from_lrs else None) if fast else None
     diverged = False
     k = 0  # steps taken
     for epoch in range(epochs):
@@ -300,10 +301,7 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None)
                                          Xe[start:start + batch], ye[start:start + batch],
                                          grad)
             grad_norm[k] = clip(grad) if clip is not None else _clip.norm(grad, 2.0)
-            if fast:
-                update(lrs[k] if from_lrs else opt.lr_at(k), k)
-            else:
-                state = opt.step(params, grad, state)
+            state = update(k) if fast else opt.step(params, grad, state)
             k += 1
             if not (math.isfinite(step_loss[k - 1]) and _traj.all_finite(params)):
                 diverged = True
@@ -311,7 +309,5 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None)
         if diverged:
             break
         epoch_stats[epoch + 1] = evaluate()
-    if fast:
-        state = state._replace(step=k)
     return History(step_loss, lrs, epoch_stats[:, 0], epoch_stats[:, 1], epoch_stats[:, 2],
                    diverged, state, grad_norm)

@@ -142,24 +142,22 @@ class Optimizer:
     def step(self, params, grads, state):
         """One update. Overwrites ``params`` and the state's arrays; returns the new state."""
         params, grads = self._check_step(params, grads, state)
-        return self._apply(params, grads, state, self.lr_at(state.step))
+        return self._updater(params, grads, state)(state.step)
 
-    def _apply(self, params, grads, state, lr):
-        """The update alone, on checked arrays; returns the new state."""
-        self._updater(params, grads, state)(lr, state.step)
-        return state._replace(step=state.step + 1)
-
-    def _updater(self, params, grads, state):
-        """``update(lr, step)``, taking one update of ``params`` from ``grads`` and the
-        state's arrays, which are checked and flattened once, here: for callers that take
-        many steps with the same arrays (``models.fit``), where that work at every step
-        would cost as much as a small model's gradient. The caller counts the steps."""
+    def _updater(self, params, grads, state, lrs=None):
+        """``update(step)``: one update of ``params`` from ``grads`` and the state's
+        arrays; returns the state after it. The arrays, already checked, are flattened
+        once, here: callers that take many steps with the same arrays (``models.fit``)
+        would otherwise pay for that at every step, as much as a small model's gradient.
+        ``lrs[step]`` is the step's rate if given (``lr_values``), else ``lr_at(step)``."""
         rule, apply, hyper = self.rule, _k.apply_rule, self.hyper
         p, g = params.reshape(-1), grads.reshape(-1)
         s0, s1, s2 = self.slots(state, params.dtype)
 
-        def update(lr, step):
+        def update(step):
+            lr = self.lr_at(step) if lrs is None else lrs[step]
             apply(rule, p, g, s0, s1, s2, hyper, lr, step)
+            return state._replace(step=step + 1)
         return update
 
 

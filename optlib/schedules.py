@@ -14,6 +14,7 @@ Which peer each schedule reproduces, and where the book's formula differs from i
 stated in each docstring and pinned by ``tests/test_schedules.py``.
 """
 
+import bisect
 import math
 from typing import NamedTuple
 
@@ -41,16 +42,27 @@ class Schedule:
 
     def __call__(self, step):
         steps, scalar = _steps(step)
+        if scalar:  # one step: the scalar kernel, with no arrays to make
+            return self._value(steps)
         out = np.empty(steps.shape)
         self._fill(steps.reshape(-1), out.reshape(-1))
-        return float(out) if scalar else out
+        return out
+
+    def _value(self, k):
+        """Evaluate at one validated step ``k``, an int (also used by composites)."""
+        self._check_last(k)
+        return float(_k.value(self.sid, self.prm, k))
 
     def _fill(self, steps, out):
         """Evaluate at validated int64 ``steps`` into ``out`` (also used by composites)."""
-        if self.last_step is not None and steps.size and steps.max() > self.last_step:
-            raise ValueError(f"step must be <= {self.last_step} for {self!r} (the run's "
-                             f"length), got {steps.max()}")
+        if self.last_step is not None and steps.size:
+            self._check_last(steps.max())
         _k.values(self.sid, self.prm, steps, out)
+
+    def _check_last(self, k):
+        if self.last_step is not None and k > self.last_step:
+            raise ValueError(f"step must be <= {self.last_step} for {self!r} (the run's "
+                             f"length), got {k}")
 
 
 #: The largest step a schedule accepts (steps stay exact in float64 below it).
@@ -58,15 +70,24 @@ MAX_STEP = 2**53
 
 
 def _steps(step):
-    """Validate a step or an array of steps; returns (int64 array, was_scalar)."""
-    arr = np.asarray(step)
-    if arr.dtype.kind not in "iu" or isinstance(step, (bool, np.bool_)):
-        raise TypeError(f"step must be an integer or an integer array, got {step!r}")
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"step must be >= 0 (steps count from 0), got {arr.min()}")
-    if arr.size and arr.max() > MAX_STEP:
-        raise ValueError(f"step must be <= 2**53 = {MAX_STEP}, got {arr.max()}")
-    return arr.astype(np.int64, copy=False), arr.ndim == 0
+    """Validate a step or an array of steps; returns (an int and True for one step, an
+    int64 array and False for an array)."""
+    if isinstance(step, (int, np.integer)) and not isinstance(step, bool):
+        low = high = step = int(step)  # one step: no array, no reductions
+    else:
+        arr = np.asarray(step)
+        if arr.dtype.kind not in "iu" or isinstance(step, (bool, np.bool_)):
+            raise TypeError(f"step must be an integer or an integer array, got {step!r}")
+        if arr.ndim == 0:
+            low = high = step = int(arr)
+        else:
+            low, high = (arr.min(), arr.max()) if arr.size else (0, 0)
+            step = arr.astype(np.int64, copy=False)
+    if low < 0:
+        raise ValueError(f"step must be >= 0 (steps count from 0), got {low}")
+    if high > MAX_STEP:
+        raise ValueError(f"step must be <= 2**53 = {MAX_STEP}, got {high}")
+    return step, isinstance(step, int)
 
 
 def _rate(name, value):
@@ -281,6 +302,10 @@ class Sequential(Schedule):
             raise ValueError(f"milestones must be strictly increasing, got {ms}")
         super().__init__("Sequential", None, [], schedules=schedules, milestones=ms)
         self.schedules, self.milestones = schedules, ms
+
+    def _value(self, k):
+        i = bisect.bisect_right(self.milestones, k)  # milestones passed: the schedule
+        return self.schedules[i]._value(k - self.milestones[i - 1] if i else k)
 
     def _fill(self, steps, out):
         self.schedules[0]._fill(steps, out)

@@ -749,10 +749,15 @@ def test_loss_alone_is_bitwise_the_loss_of_loss_and_grad(l2, dtype):
     lambda: ol.optim.Momentum(ol.schedules.warmup_cosine(0.1, 10, 60), nesterov=True),
     lambda: ol.optim.GD(lambda k: 0.2 / (1.0 + 0.05 * k)),        # a user's callable
     lambda: ol.optim.NesterovLookahead(0.05, 0.8),
-], ids=["adam-float", "momentum-schedule", "gd-callable", "lookahead"])
+    lambda: ol.chain.chain(ol.chain.clip_by_global_norm(1.0), ol.chain.scale_by_adam(),
+                           ol.chain.add_decayed_weights(0.1),
+                           ol.chain.scale_by_learning_rate(
+                               ol.schedules.warmup_cosine(0.01, 5, 60))),
+], ids=["adam-float", "momentum-schedule", "gd-callable", "lookahead", "chain"])
 def test_fit_takes_exactly_the_steps_of_opt_step(make, digits):
     """fit checks the arrays once and then applies the update alone at every step; the
-    result is bit for bit a loop over opt.step on the same batches."""
+    result is bit for bit a loop over opt.step (for a chain: over its update and
+    apply_updates) on the same batches."""
     model, batch, epochs = ol.models.MLP(64, 8, 10), 128, 4
     w = model.init(3)
     opt = make()
@@ -765,9 +770,15 @@ def test_fit_takes_exactly_the_steps_of_opt_step(make, digits):
         for start in range(0, n, batch):
             _, g = model.loss_and_grad(opt.grad_point(manual, state), Xe[start:start + batch],
                                        ye[start:start + batch])
-            state = opt.step(manual, g, state)
+            if isinstance(opt, ol.chain.Chain):
+                u, state = opt.update(g, state, manual)
+                ol.chain.apply_updates(manual, u)
+            else:
+                state = opt.step(manual, g, state)
     np.testing.assert_array_equal(w, manual)
     assert hist.state.step == state.step == epochs * -(-n // batch)
+    if isinstance(opt, ol.chain.Chain):
+        assert hist.state.links[0] == state.links[0]  # the last norm before clipping
     # the epoch statistics are what the public methods give for the final weights
     assert hist.train_loss[-1] == model.loss(w, digits.X_train, digits.y_train)
     assert hist.test_loss[-1] == model.loss(w, digits.X_test, digits.y_test)

@@ -494,6 +494,21 @@ def test_values_are_finite_and_within_the_parameter_bounds(case):
         assert np.all(np.diff(v) <= 0)
 
 
+def test_one_step_and_an_array_of_steps_agree_at_and_around_every_milestone():
+    """A single step takes the scalar path (one kernel call, composites pick their part
+    by bisection); an array the vector path. Every step of two composites, milestones
+    included, and the end of a one-cycle run inside a warmup."""
+    seq = S.Sequential([S.constant(0.1), S.linear(0.2, 0.5, 1.0, 7), S.cosine(0.3, 20)],
+                       [5, 12])
+    np.testing.assert_array_equal(seq(np.arange(40)), [seq(k) for k in range(40)])
+    assert seq(4) == 0.1 and seq(5) == 0.1 and seq(12) == 0.3  # each part from its step 0
+    w = S.warmup(S.one_cycle(1.0, 50), 10)
+    np.testing.assert_array_equal(w(np.arange(61)), [w(k) for k in range(61)])
+    for bad in (61, np.int64(61), np.array(61), np.array([0, 61])):
+        with pytest.raises(ValueError, match="step must be <= 50"):
+            w(bad)
+
+
 @settings(max_examples=100, deadline=None)
 @given(schedules(), st.lists(st.integers(0, 2999), min_size=1, max_size=30))
 def test_array_call_equals_scalar_calls_and_keeps_the_shape(case, steps):
