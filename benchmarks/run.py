@@ -91,6 +91,7 @@ def main():
     print("\n== widget recompute: the computation behind one slider move (no drawing)")
     for name, t in P.widget_times().items():
         print(f"   {name:20s} {ms(t)}")
+    print(f"   for scale, drawing the schedule widget's figure as a PNG: {ms(P.draw_time())}")
 
     times, same = P.blas_threads(epochs=2)
     print("\n== chapter 4's RNN, 2 epochs, fresh interpreters (small matrix products "

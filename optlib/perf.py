@@ -29,7 +29,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as v
-from . import clipping, explorables, functions, optim, schedules, trajectory
+from . import (clipping, explorables, functions, optim, plotting, schedules,
+               trajectory)
 from ._kernels import models as _km
 from ._kernels import optim as _ko
 from ._kernels import perf as _k
@@ -575,6 +576,28 @@ def widget_times(repeat=5):
                                                           3e-3, epochs=5),
     }
     return {name: measure(fn, repeat) for name, fn in work.items()}
+
+
+def draw_time(repeat=5):
+    """For scale beside :func:`widget_times`: drawing what the schedule widget shows after
+    a move (its two panels, with the same plotting code) and encoding it as the PNG that
+    a notebook displays. Returns a Timing."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    repeat = v.integer("repeat", repeat, low=1)
+    lr, hist = explorables.digits_run("cosine", 0.5, 2, epochs=10)
+
+    def draw():
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+        plotting.schedule_panels(axes, lr, hist.train_loss, label="cosine")
+        fig.suptitle("cosine")
+        fig.tight_layout()
+        fig.savefig(io.BytesIO(), format="png")
+        plt.close(fig)
+
+    return measure(draw, repeat)
 
 
 # --- start-up: import and compile times, in fresh interpreters ----------------------

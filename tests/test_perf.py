@@ -147,6 +147,8 @@ def test_bad_input_is_refused_before_anything_runs():
         ol.perf.trajectory_speedup(100, numpy_steps=0)
     with pytest.raises(ValueError, match="n must be"):
         ol.perf.tanh_times(0)
+    with pytest.raises(ValueError, match="repeat must be"):
+        ol.perf.draw_time(0)
 
 
 def test_the_c_library_tanh_probe_is_math_tanh_and_the_timings_cover_three_ways():
