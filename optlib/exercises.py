@@ -20,14 +20,32 @@ PASS = "\u2714"
 FAIL = "\u2718"
 
 
-def _fmt(value):
+def _fmt(value, digits=6):
     if isinstance(value, np.ndarray):
-        return np.array2string(value, precision=6, suppress_small=False, max_line_width=100)
+        return np.array2string(value, precision=digits, suppress_small=False,
+                               max_line_width=100)
     if callable(value):
         return getattr(value, "__qualname__", repr(value))
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value:.{digits}g}"
     return repr(value)
+
+
+def _fmt_pair(expected, got):
+    """``expected`` and ``got`` printed alike (as arrays when they convert), with all 17
+    digits when 6 would show two different answers as the same numbers."""
+    try:
+        got = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        pass
+    expected = np.asarray(expected)
+    shown = _fmt(expected), _fmt(got)
+    return shown if shown[0] != shown[1] else (_fmt(expected, 17), _fmt(got, 17))
+
+
+class AnswerFormat(Exception):
+    """A learner's function returned something of the wrong form (a checker's wrapper
+    raises it; the message says what to return)."""
 
 
 def _mismatch(got, expected, rtol, atol):
@@ -44,7 +62,10 @@ def _mismatch(got, expected, rtol, atol):
     if not np.all(np.isfinite(got_arr)):
         return "returned NaN or inf"
     if not np.allclose(got_arr, expected, rtol=rtol, atol=atol):
-        return "returned a different value"
+        diff = np.abs(got_arr - expected)
+        i = np.unravel_index(np.argmax(diff - rtol * np.abs(expected)), diff.shape)
+        return (f"returned a different value (off by {diff[i]:.2g} where {expected[i]:.6g} "
+                f"was expected; the check allows {atol:.0e} + {rtol:.0e} x |expected|)")
     return None
 
 
@@ -70,6 +91,9 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
             print(f"{title}: not attempted yet.\n  Replace `raise NotImplementedError` "
                   "with your code and run this cell again.")
             return False
+        except AnswerFormat as exc:
+            print(f"{FAIL} {title}: {exc}\n  on input {', '.join(_fmt(a) for a in args)}")
+            return False
         except Exception as exc:  # the learner's bug, reported, never re-raised
             print(f"{FAIL} {title}: your function raised {type(exc).__name__}: {exc}\n"
                   f"  on input {', '.join(_fmt(a) for a in args)}")
@@ -79,16 +103,28 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
         if problem is None and side_effect is None:
             continue
         what = problem or "returned the right value but had a side effect"
+        shown_expected, shown_got = _fmt_pair(expected, got)
         print(f"{FAIL} {title}: case {i + 1} of {len(cases)}: your function {what}.\n"
               f"  input:    {', '.join(_fmt(a) for a in args)}\n"
-              f"  expected: {_fmt(np.asarray(expected))}\n"
-              f"  got:      {_fmt(got)}")
+              f"  expected: {shown_expected}\n"
+              f"  got:      {shown_got}")
         hint = side_effect or _diagnose(got, expected, args, mistakes, rtol, atol)
         if hint:
             print(f"  Hint: {hint}")
         return False
     print(f"{PASS} {title}: all {len(cases)} cases pass.")
     return True
+
+
+def _inputs_kept(names, advice):
+    """An ``extra_check`` for :func:`run_checker`: a hint when the learner's function
+    changed one of its inputs (named ``names``, in order) in place."""
+    def check(before, after):
+        for name, b, a in zip(names, before, after):
+            if not np.array_equal(np.asarray(b), np.asarray(a)):
+                return f"your function changed {name} in place; {advice}"
+        return None
+    return check
 
 
 def _diagnose(got, expected, args, mistakes, rtol, atol):
@@ -129,7 +165,10 @@ def check_gd_step(gd_step):
         (lambda w, g, lr: -lr * g, "return the new parameters w - lr * grad, not the step."),
         (lambda w, g, lr: w - g / lr, "multiply the gradient by lr; do not divide by it."),
     ]
-    return run_checker("gd_step", gd_step, _gd_step, cases, mistakes)
+    return run_checker("gd_step", gd_step, _gd_step, cases, mistakes,
+                       extra_check=_inputs_kept(("w", "grad", "lr"),
+                                                "return a new array, w - lr * grad, and "
+                                                "leave w as it was."))
 
 
 def _max_stable_lr(A):
@@ -568,6 +607,11 @@ def check_clip_global_norm(clip_global_norm):
         s = max_norm / max(total, max_norm)
         return _flat(([g * s for g in grads], total))
 
+    def torch_rule(grads, max_norm):
+        total = np.sqrt(sum(np.sum(g * g) for g in grads))
+        s = min(1.0, max_norm / (total + 1e-6))
+        return _flat(([g * s for g in grads], total))
+
     mistakes = [
         (per_array, "that clips each array on its own. Global-norm clipping computes ONE "
                     "norm over all arrays together and scales them all by the same factor."),
@@ -578,12 +622,20 @@ def check_clip_global_norm(clip_global_norm):
         (norm_after, "return the norm *before* clipping: that is what training logs plot to "
                      "spot exploding gradients."),
         (l1, "use the Euclidean (L2) norm: the square root of the sum of squares."),
+        (torch_rule, "that is PyTorch's rule, max_norm / (norm + 1e-6), which shrinks a "
+                     "gradient by a hair even below max_norm (ol.clipping.clip_grad_norm's "
+                     "default). This exercise asks for the exact rule, "
+                     "max_norm / max(norm, max_norm): exact=True."),
     ]
 
     def learner(grads, max_norm):
         result = clip_global_norm(grads, max_norm)
         if not (isinstance(result, tuple) and len(result) == 2):
-            raise TypeError("return a pair: (list of clipped arrays, norm before clipping)")
+            what = (f"a {type(result).__name__} of length {len(result)}"
+                    if isinstance(result, (list, tuple)) else _fmt(result))
+            raise AnswerFormat(f"your function returned {what}; return a tuple, "
+                               "(list of clipped arrays, norm before clipping), e.g. "
+                               "`return clipped, norm`")
         return _flat(result)
 
     return run_checker("clip_global_norm",
@@ -605,7 +657,9 @@ def check_clip_value(clip_value):
          "by value clamps each entry on its own."),
     ]
     return run_checker("clip_value", clip_value, lambda g, c: np.clip(g, -c, c), cases,
-                       mistakes, rtol=1e-12)
+                       mistakes, rtol=1e-12,
+                       extra_check=_inputs_kept(("g", "c"), "return a clipped copy, e.g. "
+                                                "np.clip(g, -c, c), and leave g as it was."))
 
 
 # --- Chapter 6 -------------------------------------------------------------------
@@ -742,6 +796,19 @@ def _two_loop(g, s_list, y_list, order="right", gamma_kind="right"):
     return r
 
 
+def _bfgs_dense(g, s_list, y_list):
+    """H g with H built by the BFGS formula (eq-bfgs) from gamma I, the pairs applied
+    oldest first: the matrix the two-loop recursion multiplies by without forming it."""
+    s, y = s_list[-1], y_list[-1]
+    n = len(g)
+    H = (s @ y) / (y @ y) * np.eye(n)
+    for s, y in zip(s_list, y_list):
+        rho = 1.0 / (y @ s)
+        V = np.eye(n) - rho * np.outer(y, s)
+        H = V.T @ H @ V + rho * np.outer(s, s)
+    return H @ g
+
+
 def _two_loop_cases():
     rng = np.random.default_rng(16)
     cases = []
@@ -769,15 +836,10 @@ def check_two_loop(two_loop):
          "use every pair in the lists, not only the newest."),
     ]
 
-    def unchanged(before, after):
-        for name, b, a in zip(("g", "s_list", "y_list"), before, after):
-            if not np.array_equal(np.asarray(b), np.asarray(a)):
-                return (f"your function changed {name} in place; start from a copy, "
-                        "q = g.copy(), and build new arrays (q = q - a * y).")
-        return None
-
-    return run_checker("two_loop", two_loop, _two_loop, _two_loop_cases(), mistakes,
-                       rtol=1e-9, extra_check=unchanged)
+    return run_checker("two_loop", two_loop, _bfgs_dense, _two_loop_cases(), mistakes,
+                       rtol=1e-9, extra_check=_inputs_kept(
+                           ("g", "s_list", "y_list"), "start from a copy, q = g.copy(), "
+                           "and build new arrays (q = q - a * y)."))
 
 
 # --- Chapter 7 -------------------------------------------------------------------

@@ -42,10 +42,26 @@ GD_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("answer", [gd_right, gd_in_place])
-def test_gd_step_accepts_right_answers(answer, capsys):
-    ok, out = check(E.check_gd_step, answer, capsys)
+def test_gd_step_accepts_the_right_answer(capsys):
+    ok, out = check(E.check_gd_step, gd_right, capsys)
     assert ok and "all 6 cases pass" in out
+
+
+def test_gd_step_rejects_an_update_in_place_with_the_hint(capsys):
+    """The exercise asks for a new array: the right numbers, but w changed."""
+    ok, out = check(E.check_gd_step, gd_in_place, capsys)
+    assert ok is False
+    assert "right value but had a side effect" in out and "changed w in place" in out
+
+
+def test_a_near_miss_is_shown_with_every_digit_and_the_tolerance(capsys):
+    """Six digits would print the expected and the returned numbers alike."""
+    ok, out = check(E.check_gd_step, lambda w, g, lr: w - lr * g * (1 + 1e-7), capsys)
+    assert ok is False
+    assert "off by 5e-09 where 0.95 was expected" in out and "1e-09 x |expected|" in out
+    expected, got = (line.split(":", 1)[1] for line in out.splitlines()
+                     if line.strip().startswith(("expected:", "got:")))
+    assert expected != got and "0.949999995" in got
 
 
 @pytest.mark.parametrize("answer, hint", GD_WRONG)
@@ -399,17 +415,22 @@ def clip_right(grads, c):
     (lambda gs, c: (clip_right(gs, c)[0], min(clip_right(gs, c)[1], c)), "*before* clipping"),
     (lambda gs, c: ([g * c / max(sum(np.abs(h).sum() for h in gs), c) for g in gs],
                     sum(np.abs(h).sum() for h in gs)), "Euclidean (L2) norm"),
-    (lambda gs, c: clip_right(gs, c)[0], "return a pair"),
+    (lambda gs, c: clip_right(gs, c)[0], "return a tuple, (list of clipped arrays"),
+    (lambda gs, c: list(clip_right(gs, c)), "returned a list of length 2"),
+    (lambda gs, c: ([g * min(1.0, c / (clip_right(gs, c)[1] + 1e-6)) for g in gs],
+                    clip_right(gs, c)[1]), "PyTorch's rule"),
 ])
 def test_clip_global_norm_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_clip_global_norm, answer, capsys)
     assert ok is False and hint in out
+    assert "raised" not in out  # a wrong form is the answer's fault, not an exception
 
 
 @pytest.mark.parametrize("answer, hint", [
     (lambda g, c: np.minimum(g, c), "negative side too"),
     (lambda g, c: np.clip(g, 0, c), "lower bound is -c"),
     (lambda g, c: g * c / max(np.abs(g).max(), c), "rescales the whole vector"),
+    (lambda g, c: np.clip(g, -c, c, out=g), "changed g in place"),
 ])
 def test_clip_value_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_clip_value, answer, capsys)
@@ -450,15 +471,16 @@ def backtracking_right(f, x, d, g, alpha0=1.0, c1=1e-4, shrink=0.5):
 
 
 def two_loop_right(g, s_list, y_list):
-    """Written independently of the checker: the explicit BFGS matrix recursion."""
-    s, y = s_list[-1], y_list[-1]
-    n = g.size
-    H = (s @ y) / (y @ y) * np.eye(n)
-    for s, y in zip(s_list, y_list):
-        rho = 1 / (y @ s)
-        V = np.eye(n) - rho * np.outer(y, s)
-        H = V.T @ H @ V + rho * np.outer(s, s)
-    return H @ g
+    """The recursion itself, written independently of the checker (whose reference is
+    the dense BFGS matrix)."""
+    q, alphas = g.copy(), []
+    for s, y in reversed(list(zip(s_list, y_list))):
+        alphas.append((s @ q) / (y @ s))
+        q = q - alphas[-1] * y
+    r = (s_list[-1] @ y_list[-1]) / (y_list[-1] @ y_list[-1]) * q
+    for s, y, a in zip(s_list, y_list, reversed(alphas)):
+        r = r + (a - (y @ r) / (y @ s)) * s
+    return r
 
 
 @pytest.mark.parametrize("checker, answer", [
