@@ -260,15 +260,14 @@ def adding_run(threshold, length=20, epochs=25, seed=0, lr=0.1, init_scale=1.2,
     model = models.RNN(2, 32, 1, init_scale=init_scale)
     params = (model.init(seed) if params is None else
               v.float_array("params", params, shape=(model.n_params,), copy=True))
-    clip = None
     if threshold is not None:
         threshold = v.positive("threshold", threshold)
 
-        def clip(g):
-            from . import clipping
-            return clipping.clip_grad_norm(g, threshold)
+    def clip(g):
+        from . import clipping
+        return clipping.clip_grad_norm(g, threshold)
     return models.fit(model, optim.Momentum(lr, 0.9), params, data, epochs=epochs,
-                      batch_size=32, seed=seed, clip=clip)
+                      batch_size=32, seed=seed, clip=None if threshold is None else clip)
 
 
 def clipping_thresholds(thresholds=(None, 3.0, 1.0, 0.3, 0.1), epochs=25, runs=None,
