@@ -23,8 +23,8 @@ def real(name, value, *, low=None, high=None, low_inclusive=True, high_inclusive
     too_low = low is not None and (value < low if low_inclusive else value <= low)
     too_high = high is not None and (value > high if high_inclusive else value >= high)
     if too_low or too_high:
-        left = "[" if low_inclusive else "("
-        right = "]" if high_inclusive else ")"
+        left = "[" if low_inclusive and low is not None else "("
+        right = "]" if high_inclusive and high is not None else ")"
         lo = "-inf" if low is None else repr(low)
         hi = "inf" if high is None else repr(high)
         raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {value!r}")
@@ -42,10 +42,18 @@ def integer(name, value, *, low=None, high=None):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
-        lo = "-inf" if low is None else low
-        hi = "inf" if high is None else high
-        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {value}")
+        lo = "(-inf" if low is None else f"[{low}"
+        hi = "inf)" if high is None else f"{high}]"
+        raise ValueError(f"{name} must be an integer in {lo}, {hi}, got {value}")
     return value
+
+
+def boolean(name, value):
+    """True or False (a NumPy bool too); anything else, such as the string "False", is
+    refused rather than read by its truth value."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
 
 
 def choice(name, value, allowed):
@@ -96,6 +104,20 @@ def float_array(name, value, *, ndim=None, shape=None, finite=True, copy=False):
     if not arr.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous; pass np.ascontiguousarray({name})")
     return arr
+
+
+def updatable(name, value, **kwargs):
+    """:func:`float_array` for an array that a kernel updates in place: it must already be
+    a writeable NumPy array (a list would be converted to a new array, and the update
+    would land in that copy, lost)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} is updated in place, so it must be a NumPy float array, got "
+                        f"{type(value).__name__}; make one with np.array({name}, dtype=float) "
+                        "and keep that array")
+    if not value.flags.writeable:
+        raise ValueError(f"{name} is updated in place but is read-only; pass a writeable "
+                         f"copy, {name}.copy()")
+    return float_array(name, value, **kwargs)
 
 
 def same_layout(name, arr, ref_name, ref):

@@ -54,7 +54,7 @@ from . import _validate as v
 from . import clipping
 from ._kernels import clipping as _clip
 from ._kernels import transforms as _k
-from .optim import Optimizer, check_beta, check_lr, check_momentum
+from .optim import Optimizer, check_beta, check_momentum
 
 
 class Empty(NamedTuple):
@@ -70,8 +70,8 @@ class Link:
 
     State = Empty
 
-    def __repr__(self):
-        args = ", ".join(f"{k}={val!r}" for k, val in self.__dict__.items())
+    def __repr__(self):  # a validated property keeps its value as _name
+        args = ", ".join(f"{k.lstrip('_')}={val!r}" for k, val in self.__dict__.items())
         return f"{type(self).__name__}({args})"
 
     def init(self, params):
@@ -87,7 +87,14 @@ class Link:
             if isinstance(arr, np.ndarray):
                 if not arr.flags.c_contiguous:
                     raise ValueError(f"{self.State.__name__}.{name} must be C-contiguous")
+                if not arr.flags.writeable:
+                    raise ValueError(f"{self.State.__name__}.{name} is updated in place but "
+                                     "is read-only")
                 v.same_layout(f"{self.State.__name__}.{name}", arr, ref_name, ref)
+
+    def check_step(self, step, params):
+        """Raise if this link cannot take step ``step`` (before any link of the chain
+        runs, so that a refused step changes nothing); ``params`` may be None."""
 
 
 def _flat(arr):
@@ -106,7 +113,7 @@ class clip_by_global_norm(Link):
 
     def __init__(self, max_norm, exact=False):
         self.max_norm = v.positive("max_norm", max_norm)
-        self.exact = bool(exact)
+        self.exact = v.boolean("exact", exact)
 
     def init(self, params):
         return ClipState(math.nan)
@@ -139,10 +146,12 @@ class add_decayed_weights(Link):
     def __init__(self, weight_decay):
         self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
 
-    def apply(self, u, state, params, step):
+    def check_step(self, step, params):
         if params is None:
             raise ValueError("add_decayed_weights needs params: call update(grads, state, "
                              "params)")
+
+    def apply(self, u, state, params, step):
         _k.add_scaled(u, _flat(params), self.weight_decay)
         return state
 
@@ -160,7 +169,7 @@ class trace(Link):
 
     def __init__(self, decay=0.9, nesterov=False, dampening=0.0):
         self.decay = check_momentum("decay", decay)
-        self.nesterov = bool(nesterov)
+        self.nesterov = v.boolean("nesterov", nesterov)
         self.dampening = v.real("dampening", dampening, low=0.0, high=1.0)
         if self.nesterov and (self.decay <= 0.0 or self.dampening != 0.0):
             raise ValueError("nesterov=True needs decay > 0 and dampening = 0, got "
@@ -293,11 +302,19 @@ class scale_by_schedule(Link):
         self.schedule = schedule
 
     def factor(self, step):
-        value = float(self.schedule(step))
+        out = self.schedule(step)
+        try:
+            value = float(out)
+        except (TypeError, ValueError):
+            raise TypeError(f"schedule must return one number for a step; at step {step} it "
+                            f"returned {out!r:.80}") from None
         if not math.isfinite(value):
             raise ValueError(f"schedule must give finite values; at step {step} it gave "
                              f"{value!r}")
         return value
+
+    def check_step(self, step, params):
+        self.factor(step)
 
     def apply(self, u, state, params, step):
         _clip.scale(u, self.factor(step))
@@ -309,10 +326,14 @@ class scale_by_learning_rate(Link):
     (validated like :mod:`optlib.optim`'s ``lr``)."""
 
     def __init__(self, lr):
-        self.lr = check_lr(lr)
+        self.lr = lr
 
-    lr_at = Optimizer.lr_at  # the same validated evaluation as the optimizers'
+    lr = Optimizer.lr  # the same validated property, rate evaluation and rate table
+    lr_at = Optimizer.lr_at
     lr_values = Optimizer.lr_values
+
+    def check_step(self, step, params):
+        self.lr_at(step)
 
     def apply(self, u, state, params, step):
         _clip.scale(u, -self.lr_at(step))
@@ -343,22 +364,27 @@ class Chain:
         params = v.float_array("params", params)
         return ChainState(0, tuple(link.init(params) for link in self.links))
 
-    def _check(self, params, grads, state):
+    def _check_step(self, params, grads, state, inplace=True):
+        """Everything a step needs, checked before any link runs: the arrays, each
+        link's state and what each link computes for this step (``Link.check_step``).
+        ``inplace``: ``params`` will be updated (``step``), not only read (``update``)."""
         if not isinstance(state, ChainState) or len(state.links) != len(self.links):
             raise TypeError(f"state must be the ChainState that this chain's init() "
                             f"returned ({len(self.links)} links), got {state!r:.80}")
         v.integer("state.step", state.step, low=0)
         grads = v.float_array("grads", grads, finite=False)
         if params is not None:
-            params = v.float_array("params", params, finite=False)
+            check = v.updatable if inplace else v.float_array
+            params = check("params", params, finite=False)
             v.same_layout("grads", grads, "params", params)
         for link, s in zip(self.links, state.links):  # before any kernel writes
             link.check_state(s, grads, "grads")
+            link.check_step(state.step, params)
         return params, grads
 
     def update(self, grads, state, params=None):
         """The update for ``grads`` (a new array) and the new state; ``grads`` is kept."""
-        params, grads = self._check(params, grads, state)
+        params, grads = self._check_step(params, grads, state, inplace=False)
         u = np.array(grads, order="C", copy=True)
         links = self._run_links(_flat(u), state.links, params, state.step)
         return u, ChainState(state.step + 1, links)
@@ -371,7 +397,7 @@ class Chain:
         """One step: ``params += update``, in place; returns the new state."""
         if params is None:
             raise TypeError("params must be the parameter array to update, got None")
-        params, grads = self._check(params, grads, state)
+        params, grads = self._check_step(params, grads, state)
         return self._updater(params, grads, state)(state.step)
 
     def _updater(self, params, grads, state, lrs=None):
@@ -416,7 +442,7 @@ def chain(*links):
 
 def apply_updates(params, updates):
     """``params += updates``, in place (optax's ``apply_updates``)."""
-    params = v.float_array("params", params, finite=False)
+    params = v.updatable("params", params, finite=False)
     updates = v.same_layout("updates", v.float_array("updates", updates, finite=False),
                             "params", params)
     _k.add_scaled(_flat(params), _flat(updates), 1.0)

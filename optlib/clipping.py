@@ -30,6 +30,9 @@ TORCH_EPS = 1e-6
 
 def _arrays(grads):
     """A list of C-contiguous float arrays (clipped in place), from one array or a list."""
+    if not isinstance(grads, (np.ndarray, list, tuple)):
+        raise TypeError("grads must be a NumPy float array or a list of them (clipped in "
+                        f"place), got {type(grads).__name__}")
     items = [grads] if isinstance(grads, np.ndarray) else list(grads)
     if not items:
         raise ValueError("grads must hold at least one array")

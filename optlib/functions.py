@@ -111,8 +111,11 @@ def quadratic(cond=10.0, dim=2, L=1.0, angle=0.0, center=None):
     angle = v.real("angle", angle)
     if angle != 0.0 and dim != 2:
         raise ValueError(f"angle rotates a 2-D quadratic only; got angle={angle} with dim={dim}")
+    if dim == 1 and cond != 1.0:
+        raise ValueError(f"cond must be 1.0 when dim=1 (a 1-D quadratic has one eigenvalue, "
+                         f"L), got cond={cond}")
     c = np.zeros(dim) if center is None else v.float_array("center", center, shape=(dim,), copy=True)
-    eig = L * np.geomspace(1.0 / cond, 1.0, dim) if dim > 1 else np.array([L])
+    eig = L * np.geomspace(1.0 / cond, 1.0, dim)
     A = np.diag(eig)
     if dim == 2:
         R = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])

@@ -238,6 +238,14 @@ class History(NamedTuple):
     grad_norm: np.ndarray  #: the gradient's norm at every step, before any clipping
 
 
+def _check_data(data):
+    """``data`` must hold a train/test split like :class:`optlib.datasets.Dataset`."""
+    fields = ("X_train", "y_train", "X_test", "y_test")
+    if not all(hasattr(data, f) for f in fields):
+        raise TypeError("data must be an optlib.datasets.Dataset (anything with X_train, "
+                        f"y_train, X_test and y_test), got {type(data).__name__}")
+
+
 def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None):
     """Train ``params`` (updated in place) with minibatches; returns a :class:`History`.
 
@@ -257,7 +265,8 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None)
     if not isinstance(opt, (Optimizer, Chain)):
         raise TypeError("opt must be an optlib.optim optimizer or an optlib.chain chain, "
                         f"got {type(opt).__name__}")
-    params = v.float_array("params", params, shape=(model.n_params,))
+    params = v.updatable("params", params, shape=(model.n_params,))
+    _check_data(data)
     _, X, y = model._check(params, data.X_train, data.y_train)
     _, X_test, y_test = model._check(params, data.X_test, data.y_test)
     epochs = v.integer("epochs", epochs, low=1)

@@ -85,6 +85,8 @@ class Optimizer:
         if not arr.flags.c_contiguous:
             raise ValueError(f"state.{name} must be C-contiguous (the kernel updates it in "
                              "place through a flat view)")
+        if not arr.flags.writeable:
+            raise ValueError(f"state.{name} is updated in place but is read-only")
         v.same_layout(f"state.{name}", arr, "params", params)
 
     def lr_at(self, step):
@@ -112,7 +114,7 @@ class Optimizer:
         return lrs
 
     def _check_step(self, params, grads, state):
-        params = v.float_array("params", params, finite=False)
+        params = v.updatable("params", params, finite=False)
         grads = v.same_layout("grads", v.float_array("grads", grads, finite=False),
                               "params", params)
         if not isinstance(state, self.State):
@@ -163,7 +165,12 @@ class Optimizer:
 
 def _schedule_value(schedule, step):
     step = v.integer("step", step, low=0)
-    value = float(schedule(step))
+    out = schedule(step)
+    try:
+        value = float(out)
+    except (TypeError, ValueError):
+        raise TypeError(f"lr schedule must return one number for a step; at step {step} it "
+                        f"returned {out!r:.80}") from None
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"lr schedule must give finite values >= 0; at step {step} it gave {value!r}")
     return value
@@ -226,12 +233,12 @@ class Momentum(Optimizer):
         super().__init__(lr)
         self.momentum = check_momentum("momentum", momentum)
         self.dampening = v.real("dampening", dampening, low=0.0, high=1.0)
-        self.nesterov = bool(nesterov)
+        self.nesterov = v.boolean("nesterov", nesterov)
         if self.nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
             raise ValueError("nesterov=True needs momentum > 0 and dampening = 0, got "
                              f"momentum={self.momentum}, dampening={self.dampening}")
         self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
-        self.maximize = bool(maximize)
+        self.maximize = v.boolean("maximize", maximize)
         if self.nesterov:
             self.name = "nesterov"
         self.hyper = np.array([self.momentum, self.dampening, float(self.nesterov),
@@ -323,7 +330,7 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value = v.real("initial_accumulator_value",
                                                 initial_accumulator_value, low=0.0)
         self.eps = v.positive("eps", eps)
-        self.maximize = bool(maximize)
+        self.maximize = v.boolean("maximize", maximize)
         self.hyper = np.array([self.lr_decay, self.weight_decay, self.eps,
                                float(self.maximize)])
 
@@ -360,8 +367,8 @@ class RMSprop(Optimizer):
         self.eps = v.positive("eps", eps)
         self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
         self.momentum = check_momentum("momentum", momentum)
-        self.centered = bool(centered)
-        self.maximize = bool(maximize)
+        self.centered = v.boolean("centered", centered)
+        self.maximize = v.boolean("maximize", maximize)
         self.hyper = np.array([self.alpha, self.eps, self.weight_decay, self.momentum,
                                float(self.centered), float(self.maximize)])
 
@@ -399,8 +406,8 @@ class Adam(Optimizer):
         self.betas = check_betas(betas)
         self.eps = v.positive("eps", eps)
         self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
-        self.amsgrad = bool(amsgrad)
-        self.maximize = bool(maximize)
+        self.amsgrad = v.boolean("amsgrad", amsgrad)
+        self.maximize = v.boolean("maximize", maximize)
         self.hyper = np.array([*self.betas, self.eps, self.weight_decay,
                                float(self.amsgrad), float(self.decoupled),
                                float(self.maximize)])
@@ -448,8 +455,8 @@ class NAdam(Optimizer):
         self.eps = v.positive("eps", eps)
         self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
         self.momentum_decay = v.real("momentum_decay", momentum_decay, low=0.0)
-        self.decoupled_weight_decay = bool(decoupled_weight_decay)
-        self.maximize = bool(maximize)
+        self.decoupled_weight_decay = v.boolean("decoupled_weight_decay", decoupled_weight_decay)
+        self.maximize = v.boolean("maximize", maximize)
         self.hyper = np.array([*self.betas, self.eps, self.weight_decay, self.momentum_decay,
                                float(self.decoupled_weight_decay), float(self.maximize)])
 
@@ -464,5 +471,7 @@ class NAdam(Optimizer):
                     and arr.dtype == np.float64):
                 raise ValueError("state.mu_product must be a float64 array of shape (1,), "
                                  f"got {arr!r}")
+            if not arr.flags.writeable:
+                raise ValueError("state.mu_product is updated in place but is read-only")
         else:
             super()._check_slot(name, arr, params)

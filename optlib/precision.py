@@ -46,7 +46,8 @@ class DynamicLossScaler:
 
     def __init__(self, init_scale=2.0**16, growth_factor=2.0, backoff_factor=0.5,
                  growth_interval=2000):
-        self.scale = F32(v.positive("init_scale", init_scale))
+        self.scale = F32(v.real("init_scale", init_scale, low=0.0, low_inclusive=False,
+                                high=float(np.finfo(F32).max)))  # a float32, as torch's
         self.growth_factor = v.real("growth_factor", growth_factor, low=1.0,
                                     low_inclusive=False)
         self.backoff_factor = v.real("backoff_factor", backoff_factor, low=0.0, high=1.0,
@@ -64,9 +65,7 @@ class DynamicLossScaler:
         returns True if any entry of the *scaled* ``grads`` is inf or NaN (torch
         checks before the multiply: a finite entry that overflows only when unscaled
         by a scale below 1 is not caught)."""
-        grads = v.float_array("grads", grads, finite=False)
-        if not grads.flags.writeable:
-            raise ValueError("grads must be writeable: they are unscaled in place")
+        grads = v.updatable("grads", grads, finite=False)
         found_inf = not bool(np.all(np.isfinite(grads)))
         with np.errstate(over="ignore"):
             grads *= F32(1.0 / float(self.scale)).astype(grads.dtype)
@@ -90,7 +89,11 @@ class DynamicLossScaler:
 
     def step(self, opt, params, grads, state):
         """Unscale ``grads``; step ``opt`` unless they hold inf/NaN; update the scale.
-        Returns ``(state, skipped)``."""
+        Returns ``(state, skipped)``. Everything is checked before ``grads`` is touched."""
+        if not isinstance(opt, (Optimizer, Chain)):
+            raise TypeError("opt must be an optlib.optim optimizer or an optlib.chain chain, "
+                            f"got {type(opt).__name__}")
+        opt._check_step(params, v.updatable("grads", grads, finite=False), state)
         found_inf = self.unscale(grads)
         if not found_inf:
             state = opt.step(params, grads, state)

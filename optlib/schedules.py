@@ -90,6 +90,15 @@ def _steps(step):
     return step, isinstance(step, int)
 
 
+def _step_list(name, values):
+    """A list of steps from an iterable (a single number is refused, named)."""
+    try:
+        return list(values)
+    except TypeError:
+        raise TypeError(f"{name} must be a list of steps, e.g. [30, 80], got "
+                        f"{values!r}") from None
+
+
 def _rate(name, value):
     return v.positive(name, value)
 
@@ -109,10 +118,11 @@ def inverse_time(lr0, decay_rate, decay_steps=1, staircase=False):
     lr0 = _rate("lr0", lr0)
     decay_rate = v.real("decay_rate", decay_rate, low=0.0)
     decay_steps = v.integer("decay_steps", decay_steps, low=1)
+    staircase = v.boolean("staircase", staircase)
     return Schedule("inverse_time", _k.INVERSE_TIME,
-                    [lr0, decay_rate, decay_steps, float(bool(staircase))],
+                    [lr0, decay_rate, decay_steps, float(staircase)],
                     lr0=lr0, decay_rate=decay_rate, decay_steps=decay_steps,
-                    staircase=bool(staircase))
+                    staircase=staircase)
 
 
 def step_decay(lr0, step_size, gamma=0.1):
@@ -133,7 +143,8 @@ def multi_step(lr0, milestones, gamma=0.1):
     """
     lr0 = _rate("lr0", lr0)
     gamma = v.positive("gamma", gamma)
-    ms = sorted(v.integer(f"milestones[{i}]", m, low=1) for i, m in enumerate(milestones))
+    ms = sorted(v.integer(f"milestones[{i}]", m, low=1)
+                for i, m in enumerate(_step_list("milestones", milestones)))
     if not ms:
         raise ValueError("milestones must hold at least one step")
     return Schedule("multi_step", _k.MULTI_STEP, [lr0, gamma, *ms], lr0=lr0,
@@ -152,7 +163,7 @@ def exponential(lr0, gamma=None, k=None):
         raise ValueError("exponential needs exactly one of gamma (factor per step) "
                          "and k (rate in exp(-k t))")
     if gamma is None:
-        k = v.real("k", k, low=0.0)
+        k = v.real("k", k, low=0.0, high=700.0)  # e^-k underflows to 0 near 745
         gamma = math.exp(-k)
     gamma = v.positive("gamma", gamma)
     return Schedule("exponential", _k.EXPONENTIAL, [lr0, gamma], lr0=lr0, gamma=gamma)
@@ -256,6 +267,7 @@ def one_cycle(max_lr, total_steps, pct_start=0.3, anneal="cos", div_factor=25.0,
     v.choice("anneal", anneal, ("cos", "linear"))
     div_factor = v.real("div_factor", div_factor, low=1.0)
     final_div_factor = v.real("final_div_factor", final_div_factor, low=1.0)
+    three_phase = v.boolean("three_phase", three_phase)
     ends = [pct_start * total_steps - 1] + ([2 * pct_start * total_steps - 2]
                                             if three_phase else []) + [total_steps - 1]
     if any(b <= a for a, b in zip([0.0] + ends, ends)):
@@ -263,10 +275,10 @@ def one_cycle(max_lr, total_steps, pct_start=0.3, anneal="cos", div_factor=25.0,
                          "with no steps; raise total_steps or move pct_start")
     s = Schedule("one_cycle", _k.ONE_CYCLE,
                  [max_lr, total_steps, pct_start, float(anneal == "cos"), div_factor,
-                  final_div_factor, float(bool(three_phase))],
+                  final_div_factor, float(three_phase)],
                  max_lr=max_lr, total_steps=total_steps, pct_start=pct_start, anneal=anneal,
                  div_factor=div_factor, final_div_factor=final_div_factor,
-                 three_phase=bool(three_phase))
+                 three_phase=three_phase)
     s.last_step = total_steps
     return s
 
@@ -291,10 +303,13 @@ class Sequential(Schedule):
 
     def __init__(self, schedules, milestones):
         schedules = list(schedules)
+        if not schedules:
+            raise ValueError("schedules must hold at least one schedule")
         for i, s in enumerate(schedules):
             if not isinstance(s, Schedule):
                 raise TypeError(f"schedules[{i}] must be an optlib schedule, got {s!r}")
-        ms = [v.integer(f"milestones[{i}]", m, low=1) for i, m in enumerate(milestones)]
+        ms = [v.integer(f"milestones[{i}]", m, low=1)
+              for i, m in enumerate(_step_list("milestones", milestones))]
         if len(ms) != len(schedules) - 1:
             raise ValueError(f"milestones must hold len(schedules) - 1 = {len(schedules) - 1} "
                              f"steps, got {len(ms)}")
@@ -444,11 +459,12 @@ def lr_range_test(model, params, data, start_lr=1e-7, end_lr=10.0, num_it=100,
     end_lr = _rate("end_lr", end_lr)
     if start_lr >= end_lr:
         raise ValueError(f"start_lr must be < end_lr, got {start_lr} >= {end_lr}")
-    num_it = v.integer("num_it", num_it, low=6)
+    num_it = v.integer("num_it", num_it, low=7)  # the rules read num_it//10 : -5
     beta = v.real("beta", beta, low=0.0, high=1.0, high_inclusive=False)
     divergence_factor = v.real("divergence_factor", divergence_factor, low=1.0,
                                low_inclusive=False)
     v.choice("suggest", suggest, ("valley", "steepest", "minimum"))
+    models._check_data(data)
     X, y = data.X_train, data.y_train
     batch = v.integer("batch_size", batch_size, low=1, high=len(y))
     rng = np.random.default_rng(v.integer("seed", seed, low=0))

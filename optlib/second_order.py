@@ -220,19 +220,21 @@ def _wolfe(phi, f0, slope0, alpha, c1, c2, max_evals):
         if abs(s) <= -c2 * slope0:
             return LineSearch(alpha, f, s, n, True)
         if s >= 0.0:
-            return _zoom(phi, f0, slope0, (alpha, f, s), prev, c1, c2, n, max_evals)
+            return _zoom(phi, f0, slope0, (alpha, f, s), prev, c1, c2, n, max_evals,
+                         last=(alpha, f, s))
         # Still going down: extrapolate with the cubic, at least 2x and at most 10x.
         trial = _k.cubic_minimizer(prev[0], prev[1], prev[2], alpha, f, s)
         prev = (alpha, f, s)
         alpha = min(max(trial, 2.0 * alpha), 10.0 * alpha) if math.isfinite(trial) \
             else 2.0 * alpha
-    return LineSearch(alpha, f, s, n, False)
+    return LineSearch(*prev, n, False)  # out of evaluations: the last point tried
 
 
-def _zoom(phi, f0, slope0, lo, hi, c1, c2, n, max_evals):
+def _zoom(phi, f0, slope0, lo, hi, c1, c2, n, max_evals, last=None):
     """Shrink [lo, hi] (lo: the best point so far with sufficient decrease; the interval
-    holds a strong Wolfe point) until one is found."""
-    f = s = math.nan
+    holds a strong Wolfe point) until one is found. ``last``: the point tried last
+    before the call (by default ``hi``), returned if no evaluation is left."""
+    last = hi if last is None else last
     while n < max_evals:
         a_lo, a_hi = lo[0], hi[0]
         a = _k.cubic_minimizer(*lo, *hi) if math.isfinite(hi[1] + hi[2]) else math.nan
@@ -241,6 +243,7 @@ def _zoom(phi, f0, slope0, lo, hi, c1, c2, n, max_evals):
             a = 0.5 * (a_lo + a_hi)  # the cubic is unreliable: bisect
         f, s = phi(a)
         n += 1
+        last = (a, f, s)
         if not (f <= f0 + c1 * a * slope0) or f >= lo[1]:
             hi = (a, f, s)
             continue
@@ -249,7 +252,7 @@ def _zoom(phi, f0, slope0, lo, hi, c1, c2, n, max_evals):
         if s * (a_hi - a_lo) >= 0.0:
             hi = lo
         lo = (a, f, s)
-    return LineSearch(lo[0], f, s, n, False)
+    return LineSearch(*last, n, False)  # out of evaluations: the last point tried
 
 
 def _check_direction(fn, x, d):

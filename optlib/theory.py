@@ -15,8 +15,19 @@ import numpy as np
 from . import _validate as v
 
 
+def _reals(name, values):
+    """A float array of ``values`` (a number or an array-like), all finite."""
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be real numbers, got {values!r}") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {values!r}")
+    return arr
+
+
 def _eigs(eigenvalues):
-    lam = v.float_array("eigenvalues", np.atleast_1d(np.asarray(eigenvalues, dtype=float)),
+    lam = v.float_array("eigenvalues", np.atleast_1d(_reals("eigenvalues", eigenvalues)),
                         copy=True)
     if np.any(lam <= 0):
         raise ValueError(f"eigenvalues must be > 0, got {lam}")
@@ -25,7 +36,7 @@ def _eigs(eigenvalues):
 
 def gd_rate(lr, eigenvalues):
     """max_i |1 - lr * lam_i|: gradient descent's contraction per step (< 1: converges)."""
-    lr = np.asarray(lr, dtype=float)
+    lr = _reals("lr", lr)
     lam = _eigs(eigenvalues)
     return np.max(np.abs(1.0 - lr[..., None] * lam), axis=-1)
 
@@ -33,12 +44,9 @@ def gd_rate(lr, eigenvalues):
 def heavy_ball_rate(lr, momentum, eigenvalues):
     """The heavy ball's contraction per step: the largest spectral radius, over the
     eigenvalues, of its 2x2 iteration matrix. ``lr`` and ``momentum`` broadcast."""
-    lr, gamma = np.broadcast_arrays(np.asarray(lr, dtype=float),
-                                    np.asarray(momentum, dtype=float))
-    if not np.all((gamma >= 0) & (gamma < 1)):  # also refuses NaN
+    lr, gamma = np.broadcast_arrays(_reals("lr", lr), _reals("momentum", momentum))
+    if not np.all((gamma >= 0) & (gamma < 1)):
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if not np.all(np.isfinite(lr)):
-        raise ValueError(f"lr must be finite, got {lr!r}")
     lam = _eigs(eigenvalues)
     b = 1.0 + gamma[..., None] - lr[..., None] * lam   # roots of z^2 - b z + gamma = 0
     disc = b * b - 4.0 * gamma[..., None]

@@ -741,7 +741,7 @@ BAD = [
     (lambda: O.Adagrad(lr_decay=-0.1), ValueError, r"lr_decay must be in \[0.0, inf"),
     (lambda: O.Adagrad(lr_decay=np.inf), ValueError, "lr_decay must be finite"),
     (lambda: O.Adagrad(initial_accumulator_value=-0.1), ValueError,
-     r"initial_accumulator_value must be in \[0.0, inf\].*-0.1"),
+     r"initial_accumulator_value must be in \[0.0, inf\).*-0.1"),
     (lambda: O.RMSprop(alpha=1.0), ValueError, r"alpha must be in \[0.0, 1.0\)"),
     (lambda: O.RMSprop(alpha=-0.01), ValueError, "alpha must be in"),
     (lambda: O.RMSprop(alpha=np.nan), ValueError, "alpha must be finite"),

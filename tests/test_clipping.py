@@ -629,7 +629,7 @@ def _grads():
 
 
 BAD = [
-    (lambda g: C.clip_grad_norm(g, 0.0), ValueError, r"max_norm must be in \(0.0, inf\]"),
+    (lambda g: C.clip_grad_norm(g, 0.0), ValueError, r"max_norm must be in \(0.0, inf\)"),
     (lambda g: C.clip_grad_norm(g, -1.0), ValueError, "max_norm"),
     (lambda g: C.clip_grad_norm(g, np.nan), ValueError, "max_norm must be finite"),
     (lambda g: C.clip_grad_norm(g, np.inf), ValueError, "max_norm must be finite"),
@@ -643,7 +643,7 @@ BAD = [
     (lambda g: C.clip_grad_norm(g, 1.0, exact=True, norm_type=0.9), ValueError, "norm_type"),
     (lambda g: C.clip_by_norm(g, 0.0), ValueError, "max_norm"),
     (lambda g: C.clip_by_norm(g, 1.0, norm_type=0.5), ValueError, "norm_type"),
-    (lambda g: C.clip_grad_value(g, 0.0), ValueError, r"clip_value must be in \(0.0, inf\]"),
+    (lambda g: C.clip_grad_value(g, 0.0), ValueError, r"clip_value must be in \(0.0, inf\)"),
     (lambda g: C.clip_grad_value(g, -0.5), ValueError, "clip_value"),
     (lambda g: C.clip_grad_value(g, np.nan), ValueError, "clip_value must be finite"),
     (lambda g: C.global_norm(g, 0.5), ValueError, "norm_type"),
@@ -683,12 +683,14 @@ def bad_grads():
         ([good, np.array([1.0 + 2j])], TypeError, r"grads\[1\]", [good]),
         ([good, np.zeros(0)], ValueError, r"grads\[1\] must not be empty", [good]),
         ([good, strided], ValueError, r"grads\[1\] must be C-contiguous", [good, strided]),
-        ("abc", TypeError, r"grads\[0\] must be a NumPy float array", []),
+        ("abc", TypeError, r"grads must be a NumPy float array or a list of them", []),
+        (np.float64(3.0), TypeError, r"grads must be a NumPy float array or a list", []),
     ]
 
 
 BAD_GRAD_IDS = ["empty-list", "python-list-element", "list-of-floats", "int-element",
-                "int-array", "complex", "empty-array", "non-contiguous", "string"]
+                "int-array", "complex", "empty-array", "non-contiguous", "string",
+                "numpy-scalar"]
 
 
 @pytest.mark.parametrize("k", range(len(bad_grads())), ids=BAD_GRAD_IDS)

@@ -106,7 +106,7 @@ def test_gd_matches_live_torch_sgd():
 
 
 @pytest.mark.parametrize("call, exc, words", [
-    (lambda: ol.optim.GD(lr=-0.1), ValueError, r"lr must be in \[0.0, inf\], got -0.1"),
+    (lambda: ol.optim.GD(lr=-0.1), ValueError, r"lr must be in \[0.0, inf\), got -0.1"),
     (lambda: ol.optim.GD(lr=float("nan")), ValueError, "lr must be finite"),
     (lambda: ol.optim.GD(lr="0.1"), TypeError, "lr must be a real number"),
     (lambda: ol.optim.GD(lr=True), TypeError, "lr"),

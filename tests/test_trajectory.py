@@ -334,7 +334,7 @@ class NoGrad:
     (lambda: ol.trajectory.run(ol.optim.GD(lambda k: -0.1), ol.functions.booth()),
      ValueError, "at step 0"),
     (lambda: ol.trajectory.run(ol.optim.GD(0.1), ol.functions.booth(), steps=3).steps_to(0.0),
-     ValueError, r"tol must be in \(0.0, inf\]"),
+     ValueError, r"tol must be in \(0.0, inf\)"),
     (lambda: ol.trajectory.run(ol.optim.GD(0.1), ol.functions.booth(), steps=3).steps_to(-1e-3),
      ValueError, "tol"),
     (lambda: ol.trajectory.run(ol.optim.GD(0.1), ol.functions.booth(), steps=3).steps_to(np.nan),

@@ -1,0 +1,162 @@
+"""Input that used to be accepted silently, or refused with a raw traceback or after
+changing something, found by a review of the public API. Each is now refused by name,
+before anything changes."""
+
+import numpy as np
+import pytest
+
+import optlib as ol
+
+C, O, S = ol.chain, ol.optim, ol.schedules
+
+
+def read_only(arr):
+    arr = np.array(arr, dtype=float)
+    arr.flags.writeable = False
+    return arr
+
+
+def gd_state():
+    return O.GD(0.1).init(np.zeros(2))
+
+
+# --- arrays updated in place must be writeable NumPy arrays ----------------------------
+
+def decay_chain():
+    return C.chain(C.add_decayed_weights(0.1), C.scale_by_learning_rate(0.1))
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: O.GD(0.1).step([1.0, 2.0], np.ones(2), gd_state()), "params is updated in place"),
+    (lambda: O.GD(0.1).step(read_only([1.0, 2.0]), np.ones(2), gd_state()), "read-only"),
+    (lambda: decay_chain().step([1.0, 2.0], np.ones(2), decay_chain().init(np.ones(2))),
+     "params is updated in place"),
+    (lambda: C.apply_updates([1.0, 2.0], np.ones(2)), "params is updated in place"),
+    (lambda: C.apply_updates(read_only([1.0, 2.0]), np.ones(2)), "read-only"),
+    (lambda: ol.precision.DynamicLossScaler().unscale([1.0, 2.0]), "grads is updated in place"),
+], ids=["step-list", "step-read-only", "chain-list", "apply-list", "apply-read-only",
+        "unscale-list"])
+def test_an_array_updated_in_place_must_be_a_writeable_ndarray(call, words):
+    with pytest.raises((TypeError, ValueError), match=words):
+        call()
+
+
+def test_fit_refuses_a_list_of_params_it_could_not_update():
+    data = ol.datasets.synthetic_regression(n=40, dim=2, seed=0)
+    model = ol.models.LinearRegression(2)
+    with pytest.raises(TypeError, match="params is updated in place"):
+        ol.models.fit(model, O.GD(0.1), [0.0] * model.n_params, data, epochs=1)
+
+
+def test_a_read_only_state_array_is_refused_by_name():
+    opt, w = O.Momentum(0.1, 0.9), np.ones(2)
+    state = opt.init(w)
+    state.velocity.flags.writeable = False
+    with pytest.raises(ValueError, match="state.velocity is updated in place but is "
+                                         "read-only"):
+        opt.step(w, np.ones(2), state)
+    np.testing.assert_array_equal(w, 1.0)
+
+
+# --- a refused chain step changes nothing ------------------------------------------------
+
+def test_a_chain_without_the_params_it_needs_refuses_before_any_link_runs():
+    opt = C.chain(C.scale_by_adam(), C.add_decayed_weights(0.01),
+                  C.scale_by_learning_rate(1e-3))
+    state = opt.init(np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="add_decayed_weights needs params"):
+        opt.update(np.ones(2), state)
+    np.testing.assert_array_equal(state.links[0].exp_avg, 0.0)  # the moments did not move
+    np.testing.assert_array_equal(state.links[0].exp_avg_sq, 0.0)
+
+
+@pytest.mark.parametrize("last, words", [
+    (lambda: C.scale_by_learning_rate(lambda k: -0.1), "finite values >= 0"),
+    (lambda: C.scale_by_schedule(lambda k: np.array([1.0, 2.0])), "one number for a step"),
+    (lambda: C.scale_by_schedule(lambda k: float("nan")), "finite values"),
+], ids=["negative-lr", "array-factor", "nan-factor"])
+def test_a_schedule_refused_at_this_step_leaves_the_earlier_links_untouched(last, words):
+    opt = C.chain(C.trace(0.9), last())
+    w = np.array([1.0, 2.0])
+    state = opt.init(w)
+    with pytest.raises((TypeError, ValueError), match=words):
+        opt.step(w, np.ones(2), state)
+    np.testing.assert_array_equal(state.links[0].trace, 0.0)
+    np.testing.assert_array_equal(w, [1.0, 2.0])
+
+
+def test_the_loss_scaler_checks_the_step_before_unscaling():
+    scaler, opt = ol.precision.DynamicLossScaler(), O.GD(0.1)
+    grads = np.array([65536.0, 131072.0], dtype=np.float32)
+    w = np.zeros(3, dtype=np.float32)
+    with pytest.raises(ValueError, match="grads must have the shape of params"):
+        scaler.step(opt, w, grads, opt.init(w))
+    np.testing.assert_array_equal(grads, [65536.0, 131072.0])  # still scaled
+
+
+# --- values that were read by their truth value or not validated -----------------------
+
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda: O.Momentum(0.1, 0.9, nesterov="no"), TypeError, "nesterov must be True or False"),
+    (lambda: O.Adam(amsgrad="False"), TypeError, "amsgrad must be True or False"),
+    (lambda: O.RMSprop(centered=1), TypeError, "centered must be True or False"),
+    (lambda: S.inverse_time(0.1, 0.5, staircase="yes"), TypeError, "staircase must be True"),
+    (lambda: C.clip_by_global_norm(1.0, exact=0), TypeError, "exact must be True or False"),
+    (lambda: ol.theory.gd_rate(float("nan"), [1.0]), ValueError, "lr must be finite"),
+    (lambda: ol.theory.gd_rate("a", [1.0]), TypeError, "lr must be real numbers"),
+    (lambda: ol.theory.gd_rate(0.1, ["a"]), TypeError, "eigenvalues must be real numbers"),
+    (lambda: ol.functions.quadratic(cond=10.0, dim=1), ValueError, "cond must be 1.0 when dim=1"),
+    (lambda: S.multi_step(0.1, 30), TypeError, "milestones must be a list of steps"),
+    (lambda: S.exponential(0.1, k=1000.0), ValueError, r"k must be in \[0.0, 700.0\]"),
+    (lambda: S.Sequential([], []), ValueError, "schedules must hold at least one"),
+    (lambda: ol.precision.DynamicLossScaler(init_scale=1e39), ValueError, "init_scale must be"),
+    (lambda: O.GD(lambda k: np.ones(2)).lr_at(0), TypeError, "one number for a step"),
+], ids=["nesterov", "amsgrad", "centered", "staircase", "exact", "gd-rate-nan",
+        "gd-rate-str", "eig-str", "quadratic-1d", "milestones-int", "k-huge", "sequential-empty",
+        "init-scale", "schedule-array"])
+def test_a_bad_value_is_refused_by_name(call, exc, words):
+    with pytest.raises(exc, match=words):
+        call()
+
+
+def test_a_reassigned_chain_rate_is_validated_like_an_optimizers():
+    link = C.scale_by_learning_rate(0.1)
+    for bad in (float("nan"), -0.1):
+        with pytest.raises(ValueError, match="lr must be"):
+            link.lr = bad
+    assert link.lr == 0.1 and repr(link) == "scale_by_learning_rate(lr=0.1)"
+
+
+def test_fit_and_the_range_test_name_a_missing_dataset():
+    model = ol.models.LogisticRegression(2)
+    with pytest.raises(TypeError, match="data must be an optlib.datasets.Dataset"):
+        ol.models.fit(model, O.GD(0.1), np.zeros(model.n_params), None)
+    with pytest.raises(TypeError, match="data must be an optlib.datasets.Dataset"):
+        S.lr_range_test(model, np.zeros(model.n_params), None)
+
+
+def test_the_range_test_needs_seven_iterations_for_a_suggestion():
+    data = ol.datasets.load_digits(seed=0)
+    model = ol.models.MLP(64, 8, 10)
+    with pytest.raises(ValueError, match=r"num_it must be an integer in \[7, inf\)"):
+        S.lr_range_test(model, model.init(0), data, num_it=6)
+    test = S.lr_range_test(model, model.init(0), data, num_it=7, start_lr=1e-4, end_lr=1e-2)
+    assert test.lr.size == 7 and np.isfinite(test.suggestion)
+
+
+# --- a failed Wolfe search reports one consistent point -------------------------------
+
+@pytest.mark.parametrize("max_evals", range(1, 7))
+def test_a_failed_wolfe_search_returns_the_last_point_it_tried(max_evals):
+    cases = [(ol.functions.quadratic(cond=100.0), np.ones(2), 1e-3),
+             (ol.functions.rosenbrock(), np.array([-1.2, 1.0]), 1.0)]
+    failed = 0
+    for fn, x, scale in cases:
+        d = -fn.grad(x) * scale
+        r = ol.second_order.wolfe(fn, x, d, max_evals=max_evals)
+        if not r.ok:
+            failed += 1
+            assert r.fun == fn.value(x + r.alpha * d)
+            assert r.slope == pytest.approx(fn.grad(x + r.alpha * d) @ d, rel=1e-12)
+            assert r.n_evals == max_evals
+    assert failed or max_evals > 3
