@@ -104,11 +104,13 @@ def synthetic_regression(n=200, dim=2, cond=10.0, noise=0.1, seed=0, test_fracti
     seed = v.integer("seed", seed, low=0)
     if n < dim + 2:
         raise ValueError(f"n must be at least dim + 2 = {dim + 2} for a full-rank design, got n={n}")
+    if dim == 1 and cond != 1.0:
+        raise ValueError(f"cond must be 1.0 when dim=1 (one feature), got cond={cond}")
     rng = np.random.default_rng(seed)
     Z = rng.standard_normal((n, dim))
     Z = (Z - Z.mean(axis=0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(Z.T, bias=True)
                                                                  .reshape(dim, dim))).T
-    scales = np.sqrt(np.geomspace(1.0, 1.0 / cond, dim)) if dim > 1 else np.ones(1)
+    scales = np.sqrt(np.geomspace(1.0, 1.0 / cond, dim))
     X = Z * scales
     y = X @ np.ones(dim) + noise * rng.standard_normal(n)
     return _split(X, y, test_fraction, seed, False, "synthetic_regression", 0)
