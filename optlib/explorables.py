@@ -324,7 +324,7 @@ def second_order_cases():
     return cases
 
 
-def second_order_gallery(cases=None, dpi=55):
+def second_order_gallery(cases=None, dpi=90):
     """One frame per ``(fn, x0, method, m)`` in ``cases`` (default: chapter 6's,
     :func:`second_order_cases`): the path and the convergence of that run, drawn as the
     second-order widget draws them."""
@@ -342,7 +342,8 @@ def second_order_gallery(cases=None, dpi=55):
         label = f"{method}, m = {m}" if method == "L-BFGS" else method
         color = plotting.color("lbfgs" if method == "L-BFGS" else "newton")
         plotting.second_order_panels(fn, runs[i], axes, label=label, color=color)
-        fig.suptitle(f"{label} on {fn.name} from {tuple(np.round(runs[i].path[0], 2))} "
+        x1, x2 = runs[i].path[0]
+        fig.suptitle(f"{label} on {fn.name} from ({x1:g}, {x2:g}) "
                      f"({i + 1} of {len(cases)})")
         fig.tight_layout()
 
@@ -395,7 +396,7 @@ def recipe_run(name, lr, epochs=5, seed=0, batch_size=32):
                       batch_size=batch_size, seed=seed)
 
 
-def recipe_gallery(runs, dpi=60):
+def recipe_gallery(runs, dpi=90):
     """One frame per recipe: its learning rate per step and the digits MLP's training loss,
     as the recipe widget draws them. ``runs`` maps a recipe's name to its History."""
     if not 2 <= len(runs) <= 12:
@@ -404,7 +405,6 @@ def recipe_gallery(runs, dpi=60):
         v.choice("name", name, tuple(RECIPES))
     dpi = v.integer("dpi", dpi, low=30, high=150)
     names = list(runs)
-    top = max(runs[n].lr.max() for n in names)
     low = min(np.nanmin(runs[n].train_loss) for n in names)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=dpi)
 
@@ -413,7 +413,7 @@ def recipe_gallery(runs, dpi=60):
             ax.clear()
         hist = runs[names[i]]
         plotting.schedule_panels(axes, hist.lr, hist.train_loss, label=names[i])
-        axes[0].set_ylim(0, 1.05 * top)
+        axes[0].set_ylim(0, 1.05 * hist.lr.max())  # each schedule's own scale
         axes[1].set_ylim(0.8 * low, 1.2 * max(h.train_loss[0] for h in runs.values()))
         fig.suptitle(f"{names[i]}: final training loss {hist.train_loss[-1]:.3g}, test "
                      f"accuracy {hist.test_accuracy[-1]:.3f} ({i + 1} of {len(names)})")

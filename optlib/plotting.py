@@ -41,7 +41,7 @@ COLORS = {
 
 #: Colours for series that are not optimizers (learning rates, seeds, ...), in order.
 CYCLE = [PALETTE[c] for c in ("blue", "orange", "green", "vermillion", "purple", "sky",
-                              "black", "grey")]
+                              "black", "grey", "olive")]  # nine: chapter 2 has 9 schedules
 
 
 def color(name):
@@ -189,7 +189,8 @@ def rate_map(ax, eigenvalues, lr=None, momentum=None, n=160):
     ax.plot(opt_lr * L, opt_m, "*", color=PALETTE["yellow"], ms=13, mec="black",
             label="optimum")
     if lr is not None:
-        ax.plot(lr * L, momentum, "o", color="white", mec="black", ms=8, label="this run")
+        ax.plot(lr * L, momentum, "o", color="white", mec="black", ms=8, label="this run",
+                clip_on=False)  # momentum 0 sits on the lower edge
     ax.set_xlabel("learning rate $\\times L$")
     ax.set_ylabel("momentum $\\gamma$")
     ax.legend(loc="lower left", fontsize=8)
@@ -229,6 +230,19 @@ def race_panels(fn, runs, k, axes):
     axes[1].legend(fontsize=7)
 
 
+#: Why a run of :mod:`optlib.second_order` stopped (its ``status``), in words.
+STATUS_WORDS = {
+    "converged": "converged",
+    "ftol": "converged (f stopped changing)",
+    "max_iter": "iteration budget spent",
+    "max_evals": "evaluation budget spent",
+    "line_search_failed": "line search failed",
+    "not_descent": "stopped: Newton's direction goes uphill",
+    "singular_hessian": "stopped: the Hessian is singular",
+    "non_finite": "stopped: overflow",
+}
+
+
 def second_order_panels(fn, res, axes, label=None, color=None):
     """One run of :mod:`optlib.second_order` (a ``Result``): its path on the contour map
     (``axes[0]``) and ``f - f*`` per iteration with the step lengths (``axes[1]``).
@@ -247,7 +261,7 @@ def second_order_panels(fn, res, axes, label=None, color=None):
     axes[1].semilogy(np.where(gap > 0, gap, np.nan), "o-", ms=3, color=color, label=label)
     axes[1].set_xlabel("iteration $k$")
     axes[1].set_ylabel("$f(x_k) - f^*$")
-    axes[1].set_xlim(0, max(1, res.n_iter))
+    axes[1].set_xlim(-0.5, max(1, res.n_iter) + 0.5)  # a run of 0 iterations shows
     short = res.step_size < 1.0
     if short.any():  # mark the iterations whose line search shortened the step
         k = np.flatnonzero(short) + 1
@@ -255,7 +269,8 @@ def second_order_panels(fn, res, axes, label=None, color=None):
                          label="step < 1")
     if label is not None or short.any():
         axes[1].legend(loc="upper right", fontsize=8)
-    axes[1].set_title(f"{res.status} after {res.n_iter} iterations, "
+    words = STATUS_WORDS.get(res.status, res.status)
+    axes[1].set_title(f"{words} after {res.n_iter} iterations, "
                       f"{res.n_evals} evaluations", fontsize=9)
 
 

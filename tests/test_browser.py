@@ -288,6 +288,30 @@ def test_explorable_sliders_change_the_figure(site, browser, page):
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
 
 
+def test_a_solution_opens_from_its_title_and_its_exercise_link_is_followed(site, browser):
+    """The title of a solution dropdown toggles it; the link inside the title goes to
+    the exercise, with no error in the console (solution_links.js)."""
+    from selenium.webdriver.common.by import By
+
+    _, base, _ = site
+    page = base + "book/04_gradient_clipping.html"
+    browser.get(page)
+    wait_for(browser, "return document.readyState === 'complete'")
+    browser.get_log("browser")
+    title = browser.find_element(By.CSS_SELECTOR, ".solution.dropdown .admonition-title")
+    body = "return document.querySelector('.solution.dropdown section').offsetHeight;"
+    assert browser.execute_script(body) == 0                 # closed at first
+    browser.execute_script("arguments[0].scrollIntoView()", title)
+    link = title.find_element(By.TAG_NAME, "a")
+    target = link.get_attribute("href").split("#")[1]
+    browser.execute_script("arguments[0].click()", link)     # before any other click
+    assert wait_for(browser, f"return location.hash === '#{target}';")
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert browser.execute_script(body) == 0                 # the link only navigates
+    browser.execute_script("arguments[0].click()", title)
+    assert wait_for(browser, body.replace(";", " > 0;"))    # the title opens it
+
+
 def test_search_finds_a_chapter_offline(site, browser):
     _, base, _ = site
     browser.get(base + "search.html?q=nesterov")
