@@ -738,7 +738,7 @@ def test_the_2_norm_sums_in_fixed_lanes_and_is_the_running_sum_below_two_lanes(d
     lane j sums entries j, j + L, j + 2L, ... (L = LANES) in index order, the lanes are
     added in order, then the tail. Below 2L entries that is one running sum in index
     order. Written out here with Python floats (float32 entries squared in float32)."""
-    from optlib._kernels.clipping import LANES, norm
+    from optlib._kernels.clipping import LANES, norm, sum_of_squares
 
     def by_definition(g):
         sq = [float(x) for x in (g * g)]
@@ -750,7 +750,7 @@ def test_the_2_norm_sums_in_fixed_lanes_and_is_the_running_sum_below_two_lanes(d
         s = 0.0
         for x in lanes + sq[full:]:
             s += x
-        return math.sqrt(s)
+        return s
 
     def running(g):
         s = 0.0
@@ -759,11 +759,17 @@ def test_the_2_norm_sums_in_fixed_lanes_and_is_the_running_sum_below_two_lanes(d
         return math.sqrt(s)
 
     r = np.random.default_rng(5)
-    for n in (1, 7, 1153, LANES, 2 * LANES - 1, 2 * LANES, 3 * LANES + 17):
+    # up to two passes of BLOCKS blocks, then single blocks, then the tail
+    for n in (1, 7, 1153, LANES, 2 * LANES - 1, 2 * LANES, 3 * LANES + 17, 4 * LANES,
+              9 * LANES + 3):
         g = (r.normal(size=n) * 10.0 ** r.uniform(-3, 3, size=n)).astype(dtype)
-        assert norm(g, 2.0) == by_definition(g), n
+        assert sum_of_squares(g) == by_definition(g), n  # before the square root hides
+        assert norm(g, 2.0) == math.sqrt(by_definition(g)), n  # a last-bit difference
         if n < 2 * LANES:
             assert norm(g, 2.0) == running(g), n
+    for _ in range(3):  # entries of one size: where the order of the additions shows most
+        g = r.normal(size=9 * LANES + 3).astype(dtype)
+        assert sum_of_squares(g) == by_definition(g)
     # ... and for large arrays the lanes do differ from one running sum somewhere
     diffs = [norm(g, 2.0) != running(g) for g in
              (r.normal(size=3 * LANES + 17).astype(dtype) for _ in range(20))]

@@ -202,17 +202,20 @@ def adam_step_scalars(p, lr, b1, b2, eps, step):
 @njit(cache=True, error_model="numpy", _nrt=False)
 def adam_moments(p, g, m, v, i, coef, decoupled, maximize):
     """Adam's weight decay and moment updates for entry i (Adam, AdamW, NAdam), with the
-    scalars ``coef`` of :func:`adam_coefficients`; returns the gradient after weight
-    decay and the new v[i]."""
+    scalars ``coef`` of :func:`adam_coefficients`: writes m[i] and v[i] and returns
+    (p[i] after any decoupled decay, the gradient after weight decay, m[i], v[i]).
+
+    p[i] is only read: the caller writes it once, with the step. (When this helper also
+    stored p[i] under the flag, the loop held a conditional store besides the final
+    one, and on a Zen 4 the Adam kernel ran 1.6x slower for it, even with the flag off.)"""
     decay, wd, w1, w1_rest, b2, w2 = coef
+    pi = p[i]
     gi = -g[i] if maximize else g[i]
-    if decoupled:
-        p[i] *= decay
-    else:
-        gi += wd * p[i]
-    m[i] = lerp(m[i], gi, w1, w1_rest)
-    v[i] = b2 * v[i] + w2 * gi * gi
-    return gi, v[i]
+    gi = gi if decoupled else gi + wd * pi
+    mi = lerp(m[i], gi, w1, w1_rest)
+    vi = b2 * v[i] + w2 * gi * gi
+    m[i], v[i] = mi, vi
+    return pi * decay if decoupled else pi, gi, mi, vi
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
@@ -225,13 +228,13 @@ def adam_step(p, g, m, v, vmax, lr, b1, b2, eps, weight_decay, amsgrad, decouple
     coef = adam_coefficients(p, lr, b1, b2, weight_decay)
     if amsgrad:
         for i in range(p.size):
-            _, vi = adam_moments(p, g, m, v, i, coef, decoupled, maximize)
+            pi, _, mi, vi = adam_moments(p, g, m, v, i, coef, decoupled, maximize)
             vmax[i] = max(vmax[i], vi)
-            p[i] -= step_size * m[i] / (math.sqrt(vmax[i]) / bc2_sqrt + c_eps)
+            p[i] = pi - step_size * mi / (math.sqrt(vmax[i]) / bc2_sqrt + c_eps)
     else:
         for i in range(p.size):
-            _, vi = adam_moments(p, g, m, v, i, coef, decoupled, maximize)
-            p[i] -= step_size * m[i] / (math.sqrt(vi) / bc2_sqrt + c_eps)
+            pi, _, mi, vi = adam_moments(p, g, m, v, i, coef, decoupled, maximize)
+            p[i] = pi - step_size * mi / (math.sqrt(vi) / bc2_sqrt + c_eps)
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
@@ -252,10 +255,9 @@ def nadam_step(p, g, m, v, mu_product, lr, b1, b2, eps, weight_decay, psi, decou
     c_eps = typed(eps, p)
     coef = adam_coefficients(p, lr, b1, b2, weight_decay)
     for i in range(p.size):
-        gi, vi = adam_moments(p, g, m, v, i, coef, decoupled, maximize)
+        pi, gi, mi, vi = adam_moments(p, g, m, v, i, coef, decoupled, maximize)
         denom = math.sqrt(vi / bc2) + c_eps
-        p[i] -= c1 * gi / denom
-        p[i] -= c2 * m[i] / denom
+        p[i] = (pi - c1 * gi / denom) - c2 * mi / denom
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)

@@ -43,8 +43,8 @@ def adam_step_parallel(p, g, m, v, lr, b1, b2, eps, weight_decay, decoupled, max
     step_size, bc2_sqrt, c_eps = adam_step_scalars(p, lr, b1, b2, eps, step)
     coef = adam_coefficients(p, lr, b1, b2, weight_decay)
     for i in prange(p.size):
-        _, vi = adam_moments(p, g, m, v, i, coef, decoupled, maximize)
-        p[i] -= step_size * m[i] / (math.sqrt(vi) / bc2_sqrt + c_eps)
+        pi, _, mi, vi = adam_moments(p, g, m, v, i, coef, decoupled, maximize)
+        p[i] = pi - step_size * mi / (math.sqrt(vi) / bc2_sqrt + c_eps)
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
