@@ -64,8 +64,11 @@ class Empty(NamedTuple):
 class Link:
     """A gradient transformation. Subclasses set ``State`` and ``apply``.
 
-    ``apply(u, state, params, step)`` rewrites the flat update ``u`` in place (and the
-    state's arrays) and returns the new state.
+    ``prepare(step, params)`` works out what the link needs for this step (a rate, a
+    factor), refusing a step it cannot take; the chain prepares every link before any
+    link runs, so a refused step changes nothing. ``apply(u, state, params, step,
+    prepared)`` then rewrites the flat update ``u`` in place (and the state's arrays)
+    and returns the new state; ``prepared`` is what ``prepare`` returned.
     """
 
     State = Empty
@@ -92,9 +95,9 @@ class Link:
                                      "is read-only")
                 v.same_layout(f"{self.State.__name__}.{name}", arr, ref_name, ref)
 
-    def check_step(self, step, params):
-        """Raise if this link cannot take step ``step`` (before any link of the chain
-        runs, so that a refused step changes nothing); ``params`` may be None."""
+    def prepare(self, step, params):
+        """What ``apply`` needs at step ``step`` (None here); ``params`` may be None."""
+        return None
 
 
 def _flat(arr):
@@ -118,7 +121,7 @@ class clip_by_global_norm(Link):
     def init(self, params):
         return ClipState(math.nan)
 
-    def apply(self, u, state, params, step):
+    def apply(self, u, state, params, step, prepared):
         return ClipState(clipping.clip_grad_norm(u, self.max_norm, exact=self.exact))
 
 
@@ -134,7 +137,7 @@ class clip_by_value(Link):
     def init(self, params):
         return ClipState(math.nan)
 
-    def apply(self, u, state, params, step):
+    def apply(self, u, state, params, step, prepared):
         return ClipState(clipping.clip_grad_value(u, self.clip_value))
 
 
@@ -146,12 +149,12 @@ class add_decayed_weights(Link):
     def __init__(self, weight_decay):
         self.weight_decay = v.real("weight_decay", weight_decay, low=0.0)
 
-    def check_step(self, step, params):
+    def prepare(self, step, params):
         if params is None:
             raise ValueError("add_decayed_weights needs params: call update(grads, state, "
                              "params)")
 
-    def apply(self, u, state, params, step):
+    def apply(self, u, state, params, step, prepared):
         _k.add_scaled(u, _flat(params), self.weight_decay)
         return state
 
@@ -175,7 +178,7 @@ class trace(Link):
             raise ValueError("nesterov=True needs decay > 0 and dampening = 0, got "
                              f"decay={self.decay}, dampening={self.dampening}")
 
-    def apply(self, u, state, params, step):
+    def apply(self, u, state, params, step, prepared):
         _k.trace(u, _flat(state.trace), self.decay, self.dampening, self.nesterov,
                  step == 0)
         return state
@@ -195,7 +198,7 @@ class scale_by_rms(Link):
         self.alpha = check_beta("alpha", alpha)
         self.eps = v.positive("eps", eps)
 
-    def apply(self, u, state, params, step):
+    def apply(self, u, state, params, step, prepared):
         _k.scale_by_rms(u, _flat(state.square_avg), self.alpha, self.eps)
         return state
 
@@ -218,7 +221,7 @@ class scale_by_adagrad(Link):
     def init(self, params):
         return AdagradState(np.full_like(params, self.initial_accumulator_value))
 
-    def apply(self, u, state, params, step):
+    def apply(self, u, state, params, step, prepared):
         _k.scale_by_adagrad(u, _flat(state.sum), self.eps)
         return state
 
@@ -240,7 +243,7 @@ class scale_by_adam(Link):
         self.b2 = check_beta("b2", b2)
         self.eps = v.positive("eps", eps)
 
-    def apply(self, u, state, params, step):
+    def apply(self, u, state, params, step, prepared):
         _k.scale_by_adam(u, _flat(state.exp_avg), _flat(state.exp_avg_sq), self.b1,
                          self.b2, self.eps, step)
         return state
@@ -275,7 +278,7 @@ class add_noise(Link):
         """The noise's standard deviation at the 0-based ``step``."""
         return math.sqrt(self.eta / (1.0 + step) ** self.gamma)
 
-    def apply(self, u, state, params, step):
+    def apply(self, u, state, params, step, prepared):
         z = np.random.default_rng((state.seed, step)).standard_normal(u.size)
         std = self.std(step)
         _k.add_scaled(u, z.astype(u.dtype, copy=False), std)
@@ -288,7 +291,7 @@ class scale(Link):
     def __init__(self, factor):
         self.factor = v.real("factor", factor)
 
-    def apply(self, u, state, params, step):
+    def apply(self, u, state, params, step, prepared):
         _clip.scale(u, self.factor)
         return state
 
@@ -313,11 +316,11 @@ class scale_by_schedule(Link):
                              f"{value!r}")
         return value
 
-    def check_step(self, step, params):
-        self.factor(step)
+    def prepare(self, step, params):
+        return self.factor(step)
 
-    def apply(self, u, state, params, step):
-        _clip.scale(u, self.factor(step))
+    def apply(self, u, state, params, step, prepared):
+        _clip.scale(u, prepared)
         return state
 
 
@@ -332,11 +335,11 @@ class scale_by_learning_rate(Link):
     lr_at = Optimizer.lr_at
     lr_values = Optimizer.lr_values
 
-    def check_step(self, step, params):
-        self.lr_at(step)
+    def prepare(self, step, params):
+        return self.lr_at(step)
 
-    def apply(self, u, state, params, step):
-        _clip.scale(u, -self.lr_at(step))
+    def apply(self, u, state, params, step, prepared):
+        _clip.scale(u, -prepared)
         return state
 
 
@@ -365,9 +368,9 @@ class Chain:
         return ChainState(0, tuple(link.init(params) for link in self.links))
 
     def _check_step(self, params, grads, state, inplace=True):
-        """Everything a step needs, checked before any link runs: the arrays, each
-        link's state and what each link computes for this step (``Link.check_step``).
-        ``inplace``: ``params`` will be updated (``step``), not only read (``update``)."""
+        """The arrays and each link's state, checked before any link runs (what each
+        link computes for the step is checked by ``_run_links``, before any link runs
+        too). ``inplace``: ``params`` will be updated (``step``), not only read."""
         if not isinstance(state, ChainState) or len(state.links) != len(self.links):
             raise TypeError(f"state must be the ChainState that this chain's init() "
                             f"returned ({len(self.links)} links), got {state!r:.80}")
@@ -379,7 +382,6 @@ class Chain:
             v.same_layout("grads", grads, "params", params)
         for link, s in zip(self.links, state.links):  # before any kernel writes
             link.check_state(s, grads, "grads")
-            link.check_step(state.step, params)
         return params, grads
 
     def update(self, grads, state, params=None):
@@ -390,8 +392,11 @@ class Chain:
         return u, ChainState(state.step + 1, links)
 
     def _run_links(self, u, links, params, step):
-        """Each link on the flat update ``u``, in place, in order; their new states."""
-        return tuple(link.apply(u, s, params, step) for link, s in zip(self.links, links))
+        """Each link on the flat update ``u``, in place, in order; their new states.
+        Every link is prepared first: a step refused by any link changes nothing."""
+        prepared = [link.prepare(step, params) for link in self.links]
+        return tuple(link.apply(u, s, params, step, p)
+                     for link, s, p in zip(self.links, links, prepared))
 
     def step(self, params, grads, state):
         """One step: ``params += update``, in place; returns the new state."""

@@ -71,6 +71,8 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, exact=False, error_if_nonfini
     """
     items = _arrays(grads)
     max_norm = v.positive("max_norm", max_norm)
+    exact = v.boolean("exact", exact)
+    error_if_nonfinite = v.boolean("error_if_nonfinite", error_if_nonfinite)
     total = global_norm(items, norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise ValueError(f"the total norm of the gradients is {total}; "

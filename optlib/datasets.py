@@ -52,6 +52,7 @@ def _split(X, y, test_fraction, seed, standardize, name, n_classes):
     test_fraction = v.real("test_fraction", test_fraction, low=0.0, high=1.0,
                            low_inclusive=False, high_inclusive=False)
     seed = v.integer("seed", seed, low=0)
+    standardize = v.boolean("standardize", standardize)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(y))
     n_test = min(len(y) - 1, max(1, int(round(test_fraction * len(y)))))  # both parts non-empty

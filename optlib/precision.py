@@ -89,14 +89,19 @@ class DynamicLossScaler:
 
     def step(self, opt, params, grads, state):
         """Unscale ``grads``; step ``opt`` unless they hold inf/NaN; update the scale.
-        Returns ``(state, skipped)``. Everything is checked before ``grads`` is touched."""
+        Returns ``(state, skipped)``. The step runs on an unscaled copy; ``grads`` takes
+        the unscaled values only once the step has gone through or been skipped, so a
+        step that ``opt`` refuses (a bad array, a rate refused at this step) changes
+        nothing."""
         if not isinstance(opt, (Optimizer, Chain)):
             raise TypeError("opt must be an optlib.optim optimizer or an optlib.chain chain, "
                             f"got {type(opt).__name__}")
         opt._check_step(params, v.updatable("grads", grads, finite=False), state)
-        found_inf = self.unscale(grads)
+        unscaled = grads.copy()
+        found_inf = self.unscale(unscaled)
         if not found_inf:
-            state = opt.step(params, grads, state)
+            state = opt.step(params, unscaled, state)
+        grads[...] = unscaled
         self.update(found_inf)
         return state, found_inf
 

@@ -323,13 +323,14 @@ class Sequential(Schedule):
         return self.schedules[i]._value(k - self.milestones[i - 1] if i else k)
 
     def _fill(self, steps, out):
-        self.schedules[0]._fill(steps, out)
-        for s, m in zip(self.schedules[1:], self.milestones):
-            late = steps >= m
-            if late.any():
-                part = np.empty(int(late.sum()))
-                s._fill(steps[late] - m, part)
-                out[late] = part
+        part_of = np.searchsorted(self.milestones, steps, side="right")  # as _value
+        starts = [0] + self.milestones
+        for i, s in enumerate(self.schedules):  # each part only on its own steps
+            mine = part_of == i
+            if mine.any():
+                part = np.empty(int(mine.sum()))
+                s._fill(steps[mine] - starts[i], part)
+                out[mine] = part
 
 
 def warmup(schedule, warmup_steps, start_factor=0.0, total_steps=None):

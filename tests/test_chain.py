@@ -112,7 +112,7 @@ def test_float32_adaptive_links_are_float32_arithmetic_bit_for_bit():
         state, out = link.init(gs[0]), []
         for k, g in enumerate(gs):
             u = g.copy()
-            state = link.apply(u, state, None, k)
+            state = link.apply(u, state, None, k, link.prepare(k, None))
             out.append(u)
         return out
 
@@ -229,7 +229,7 @@ def test_noise_is_reproducible_by_seed_and_replayable_from_any_step():
     assert not np.allclose(a, c)
     link = C.add_noise(1.0, gamma=0.55, seed=7)
     u = np.zeros(10)
-    link.apply(u, link.init(u), None, 3)  # step 3 alone gives step 3's draw
+    link.apply(u, link.init(u), None, 3, None)  # step 3 alone gives step 3's draw
     np.testing.assert_allclose(u, a[3], rtol=1e-15)
 
 

@@ -85,6 +85,36 @@ def test_a_schedule_refused_at_this_step_leaves_the_earlier_links_untouched(last
     np.testing.assert_array_equal(w, [1.0, 2.0])
 
 
+def test_a_chain_asks_a_python_rate_once_per_step():
+    calls = []
+
+    def rate(k):
+        calls.append(k)
+        return 0.1
+
+    opt = C.chain(C.trace(0.9), C.scale_by_learning_rate(rate))
+    w = np.ones(2)
+    state = opt.init(w)
+    for _ in range(3):
+        state = opt.step(w, np.ones(2), state)
+    ol.precision.DynamicLossScaler(init_scale=2.0).step(opt, w, np.ones(2), state)
+    assert calls == [0, 1, 2, 3]
+
+
+def test_the_loss_scaler_leaves_grads_scaled_when_the_step_is_refused():
+    scaler, opt = ol.precision.DynamicLossScaler(init_scale=4.0), O.GD(lambda k: -0.1)
+    w, grads = np.zeros(2, dtype=np.float32), np.array([8.0, 16.0], dtype=np.float32)
+    with pytest.raises(ValueError, match="lr schedule must give finite values >= 0"):
+        scaler.step(opt, w, grads, opt.init(w))
+    np.testing.assert_array_equal(grads, [8.0, 16.0])
+    np.testing.assert_array_equal(w, 0.0)
+    ok = O.GD(0.5)
+    state, skipped = scaler.step(ok, w, grads, ok.init(w))  # and a good step unscales
+    assert not skipped and state.step == 1
+    np.testing.assert_array_equal(grads, [2.0, 4.0])
+    np.testing.assert_array_equal(w, [-1.0, -2.0])
+
+
 def test_the_loss_scaler_checks_the_step_before_unscaling():
     scaler, opt = ol.precision.DynamicLossScaler(), O.GD(0.1)
     grads = np.array([65536.0, 131072.0], dtype=np.float32)
@@ -102,6 +132,12 @@ def test_the_loss_scaler_checks_the_step_before_unscaling():
     (lambda: O.RMSprop(centered=1), TypeError, "centered must be True or False"),
     (lambda: S.inverse_time(0.1, 0.5, staircase="yes"), TypeError, "staircase must be True"),
     (lambda: C.clip_by_global_norm(1.0, exact=0), TypeError, "exact must be True or False"),
+    (lambda: ol.clipping.clip_grad_norm(np.ones(2), 1.0, exact="False"), TypeError,
+     "exact must be True or False"),
+    (lambda: ol.clipping.clip_grad_norm(np.ones(2), 1.0, error_if_nonfinite=1), TypeError,
+     "error_if_nonfinite must be True or False"),
+    (lambda: ol.datasets.load_digits(standardize="no"), TypeError,
+     "standardize must be True or False"),
     (lambda: ol.theory.gd_rate(float("nan"), [1.0]), ValueError, "lr must be finite"),
     (lambda: ol.theory.gd_rate("a", [1.0]), TypeError, "lr must be real numbers"),
     (lambda: ol.theory.gd_rate(0.1, ["a"]), TypeError, "eigenvalues must be real numbers"),
@@ -113,7 +149,8 @@ def test_the_loss_scaler_checks_the_step_before_unscaling():
     (lambda: S.Sequential([], []), ValueError, "schedules must hold at least one"),
     (lambda: ol.precision.DynamicLossScaler(init_scale=1e39), ValueError, "init_scale must be"),
     (lambda: O.GD(lambda k: np.ones(2)).lr_at(0), TypeError, "one number for a step"),
-], ids=["nesterov", "amsgrad", "centered", "staircase", "exact", "gd-rate-nan",
+], ids=["nesterov", "amsgrad", "centered", "staircase", "exact", "clip-exact",
+        "clip-error-flag", "standardize", "gd-rate-nan",
         "gd-rate-str", "eig-str", "quadratic-1d", "regression-1d", "milestones-int", "k-huge", "sequential-empty",
         "init-scale", "schedule-array"])
 def test_a_bad_value_is_refused_by_name(call, exc, words):

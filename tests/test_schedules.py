@@ -507,6 +507,10 @@ def test_one_step_and_an_array_of_steps_agree_at_and_around_every_milestone():
     for bad in (61, np.int64(61), np.array(61), np.array([0, 61])):
         with pytest.raises(ValueError, match="step must be <= 50"):
             w(bad)
+    # a one-cycle run as the first part: the next part takes over, both ways
+    after = S.Sequential([S.one_cycle(1.0, 20), S.constant(0.01)], [21])
+    np.testing.assert_array_equal(after(np.arange(40)), [after(k) for k in range(40)])
+    assert after(np.array([30]))[0] == after(30) == 0.01
 
 
 @settings(max_examples=100, deadline=None)

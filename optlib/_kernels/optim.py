@@ -179,8 +179,8 @@ def adam_coefficients(p, lr, b1, b2, weight_decay):
 def bias_correction(b, t):
     """1 - b^t for 0 <= b < 1, bit for bit as Python's ``1 - b ** t`` (torch computes it
     so): the C library's pow of two floats. (Numba's ``b ** t`` and ``math.pow(b, t)``
-    for an integer t multiply by repeated squaring instead, and differ in the last bit
-    for 7% of t when b = 0.999.)
+    for an integer t multiply by repeated squaring instead; with b = 0.999 they differ
+    in the last bit for most t below 20,000, 7,354 of the first 100,000.)
 
     Once t (1 - b) > 40, b^t < e^(-t (1 - b)) < e^-40 < 2^-57, and 1 - b^t rounds to
     exactly 1: the pow, a third of a 2-D Adam step, is skipped.
