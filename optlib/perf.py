@@ -469,8 +469,8 @@ def trajectory_speedup(steps=100_000, repeat=3, numpy_steps=10_000):
     Returns {name: Timing}, the largest |difference| between the jitted and the
     pure-Python iterates over the first 1000 steps (later they drift apart slowly: the
     reader's ``b1 m + (1 - b1) g`` and torch's lerp, which the kernel follows, round
-    differently from step 375 on, and Adam on Rosenbrock amplifies it), and whether the hand-written loop recorded exactly what
-    ``trajectory.run`` recorded."""
+    differently from step 375 on, and Adam on Rosenbrock amplifies it), and whether the
+    hand-written loop recorded exactly what ``trajectory.run`` recorded."""
     steps = v.integer("steps", steps, low=1)
     repeat = v.integer("repeat", repeat, low=1)
     numpy_steps = v.integer("numpy_steps", numpy_steps, low=1)

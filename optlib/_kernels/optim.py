@@ -183,7 +183,7 @@ def bias_correction(b, t):
     in the last bit for most t below 20,000, 7,354 of the first 100,000.)
 
     Once t (1 - b) > 40, b^t < e^(-t (1 - b)) < e^-40 < 2^-57, and 1 - b^t rounds to
-    exactly 1: the pow, a third of a 2-D Adam step, is skipped.
+    exactly 1, and the pow is skipped (the performance appendix times both sides).
     """
     if t * (1.0 - b) > 40.0:
         return 1.0
