@@ -4,13 +4,18 @@
 compares it with the reference, prints either a pass or *one* specific hint (the
 input, the expected value and yours), and returns ``True`` or ``False``. It never
 raises because of a mistake in your function, and a stub that still raises
-``NotImplementedError`` is reported as "not attempted yet".
+``NotImplementedError`` is reported as "not attempted yet". Where the platform allows
+it (Unix, the main thread), a call that takes longer than :data:`TIME_LIMIT` seconds is
+stopped and reported.
 
 A checker knows the common mistakes of its exercise (a flipped sign, a missing factor,
-the wrong eigenvalue...): when your answer matches one, the hint names it.
+the wrong eigenvalue...): when your answer behaves like one on every case, the hint
+names it.
 """
 
 import copy
+import signal
+import threading
 
 import numpy as np
 
@@ -20,11 +25,16 @@ PASS = "\u2714"
 FAIL = "\u2718"
 
 
+TIME_LIMIT = 10.0  # seconds one call of a learner's function may take
+
+
 def _fmt(value, digits=6):
     if isinstance(value, np.ndarray):
         return np.array2string(value, precision=digits, suppress_small=False,
                                max_line_width=100)
-    if callable(value):
+    if isinstance(getattr(value, "__self__", None), functions.TestFunction):
+        return f"the {value.__self__.name} function"
+    if callable(value) and not isinstance(value, _Budget):
         return getattr(value, "__qualname__", repr(value))
     if isinstance(value, float):
         return f"{value:.{digits}g}"
@@ -34,10 +44,8 @@ def _fmt(value, digits=6):
 def _fmt_pair(expected, got):
     """``expected`` and ``got`` printed alike (as arrays when they convert), with all 17
     digits when 6 would show two different answers as the same numbers."""
-    try:
-        got = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        pass
+    numbers = _as_numbers(got)
+    got = got if numbers is None else numbers
     expected = np.asarray(expected)
     shown = _fmt(expected), _fmt(got)
     return shown if shown[0] != shown[1] else (_fmt(expected, 17), _fmt(got, 17))
@@ -48,15 +56,48 @@ class AnswerFormat(Exception):
     raises it; the message says what to return)."""
 
 
+class _TooSlow(BaseException):
+    """Raised in a learner's function at the time limit (a BaseException, so that an
+    ``except Exception`` in the learner's code cannot swallow it)."""
+
+
+def _call(fn, args):
+    """``fn(*args)``, stopped after :data:`TIME_LIMIT` seconds where a timer signal can do
+    it (Unix, the main thread: where a notebook runs its cells)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not \
+            threading.main_thread():
+        return fn(*args)
+
+    def stop(signum, frame):
+        raise _TooSlow
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _as_numbers(value):
+    """``value`` as a float array, or None when it is not a real number or an array of
+    them (a string, a complex number, an object NumPy cannot convert)."""
+    try:
+        arr = np.asarray(value)
+        return arr.astype(float) if arr.dtype.kind in "biuf" else None
+    except Exception:  # whatever a learner's object raises on conversion
+        return None
+
+
 def _mismatch(got, expected, rtol, atol):
     """None when ``got`` matches ``expected``; otherwise a short description."""
     expected = np.asarray(expected, dtype=float)
     if got is None:
         return "returned None (did you forget the `return` statement?)"
-    try:
-        got_arr = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        return f"returned {type(got).__name__}, which is not a number or an array of numbers"
+    got_arr = _as_numbers(got)
+    if got_arr is None:
+        return (f"returned {type(got).__name__} {_fmt(got)[:60]}, which is not a real "
+                "number or an array of real numbers")
     if got_arr.shape != expected.shape:
         return f"returned shape {got_arr.shape}, expected shape {expected.shape}"
     if not np.all(np.isfinite(got_arr)):
@@ -70,23 +111,35 @@ def _mismatch(got, expected, rtol, atol):
 
 
 def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1e-12,
-                extra_check=None):
+                extra_check=None, returns=None):
     """The checking loop shared by every ``check_*`` function.
 
     ``cases`` is a list of argument tuples; each call gets deep copies. ``mistakes`` is a
-    list of ``(wrong_function, hint)``: when the learner's output matches a wrong
-    function's on a failing case, that hint is printed. ``extra_check(args_before,
-    args_after)`` may return a hint about side effects (e.g. an input modified in place).
+    list of ``(wrong_function, hint)``: when the learner's function gives a wrong
+    function's output on the failing case and on every other case, that hint is
+    printed. ``extra_check(args_before, args_after)`` may return a hint about side
+    effects (e.g. an input modified in place). ``returns`` names the items of a tuple
+    the function must return, e.g. ``("w_new", "v_new")``.
     """
     if not callable(learner):
         print(f"{FAIL} {title}: pass your function itself, e.g. check(my_step), "
               f"not {_fmt(learner)}")
         return False
+    if returns is not None:
+        learner = _returning(learner, returns, reference)
+        mistakes = list(mistakes) + [
+            (lambda *a: tuple(reference(*a))[::-1],
+             f"the items are in the wrong order: return ({', '.join(returns)}).")]
     for i, args in enumerate(cases):
         expected = reference(*copy.deepcopy(args))
         call_args = copy.deepcopy(args)
         try:
-            got = learner(*call_args)
+            got = _call(learner, call_args)
+        except _TooSlow:
+            print(f"{FAIL} {title}: your function did not return within {TIME_LIMIT:g} s "
+                  f"on input {', '.join(_fmt(a) for a in args)}\n"
+                  "  Is there a loop that never ends (a condition that never changes)?")
+            return False
         except NotImplementedError:
             print(f"{title}: not attempted yet.\n  Replace `raise NotImplementedError` "
                   "with your code and run this cell again.")
@@ -108,7 +161,7 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
               f"  input:    {', '.join(_fmt(a) for a in args)}\n"
               f"  expected: {shown_expected}\n"
               f"  got:      {shown_got}")
-        hint = side_effect or _diagnose(got, expected, args, mistakes, rtol, atol)
+        hint = side_effect or _diagnose(learner, got, i, cases, mistakes, rtol, atol)
         if hint:
             print(f"  Hint: {hint}")
         return False
@@ -116,33 +169,85 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
     return True
 
 
+def _returning(learner, names, reference):
+    """``learner``, checked to return ``len(names)`` items: a tuple or a list (or a 1-D
+    array, where the reference's items are numbers)."""
+    def call(*args):
+        numbers = all(np.ndim(x) == 0 for x in reference(*copy.deepcopy(args)))
+        got = learner(*args)
+        items = isinstance(got, (tuple, list)) or (isinstance(got, np.ndarray)
+                                                   and got.ndim == 1 and numbers)
+        if not (items and len(got) == len(names)):
+            what = (f"{len(got)} items" if items else
+                    "None (did you forget the `return` statement?)" if got is None
+                    else f"one {type(got).__name__}")
+            raise AnswerFormat(f"your function returned {what}; return the {len(names)} "
+                               f"items ({', '.join(names)}), e.g. "
+                               f"`return {', '.join(names)}`")
+        return got
+    return call
+
+
+def _same(a, b):
+    """Whether two inputs are equal, lists (of arrays of any shapes) item by item."""
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return (type(a) is type(b) and len(a) == len(b)
+                and all(_same(x, y) for x, y in zip(a, b)))
+    try:
+        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    except Exception:  # something the learner left there that does not compare
+        return False
+
+
 def _inputs_kept(names, advice):
     """An ``extra_check`` for :func:`run_checker`: a hint when the learner's function
     changed one of its inputs (named ``names``, in order) in place."""
     def check(before, after):
         for name, b, a in zip(names, before, after):
-            if not np.array_equal(np.asarray(b), np.asarray(a)):
+            if not _same(b, a):
                 return f"your function changed {name} in place; {advice}"
         return None
     return check
 
 
-def _diagnose(got, expected, args, mistakes, rtol, atol):
-    """The hint of the first known mistake that explains ``got`` better than the truth."""
-    try:
-        got = np.asarray(got, dtype=float)
-        miss = np.linalg.norm(got - np.asarray(expected, dtype=float))
-    except (TypeError, ValueError):
-        return None
+def _close(a, b, rtol, atol):
+    a, b = _as_numbers(a), _as_numbers(b)
+    return (a is not None and b is not None and a.shape == b.shape
+            and np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
+
+
+def _diagnose(learner, got, i, cases, mistakes, rtol, atol):
+    """The hint of the first known mistake whose output the learner's function gives on
+    the failing case ``i`` and on every other case (one case alone can coincide)."""
     for wrong, hint in mistakes:
-        try:
-            w = np.asarray(wrong(*copy.deepcopy(args)), dtype=float)
-            if (w.shape == got.shape and np.allclose(got, w, rtol=rtol, atol=atol)
-                    and np.linalg.norm(got - w) < miss):
-                return hint
-        except Exception:  # a mistake model that does not apply to this case
+        if _wrong_output(wrong, cases[i]) is None or not _close(
+                got, _wrong_output(wrong, cases[i]), rtol, atol):
             continue
+        if all(_behaves_like(learner, wrong, args, rtol, atol)
+               for j, args in enumerate(cases) if j != i):
+            return hint
     return None
+
+
+def _wrong_output(wrong, args):
+    """A mistake model's output on ``args``; None where it fails."""
+    try:
+        with np.errstate(all="ignore"):
+            return wrong(*copy.deepcopy(args))
+    except Exception:  # a mistake model that does not apply to this case
+        return None
+
+
+def _behaves_like(learner, wrong, args, rtol, atol):
+    """Whether the learner's function gives the mistake model's output on ``args``
+    (where the model gives a finite one: elsewhere it says nothing)."""
+    expected = _as_numbers(_wrong_output(wrong, args))
+    if expected is None or not np.all(np.isfinite(expected)):
+        return True
+    try:
+        return _close(_call(learner, copy.deepcopy(args)), expected, rtol, atol)
+    except (Exception, _TooSlow):
+        return False
 
 
 # --- Chapter 1 -------------------------------------------------------------------
@@ -160,15 +265,15 @@ def check_gd_step(gd_step):
     for dim in (2, 4, 7):
         cases.append((rng.normal(size=dim), rng.normal(size=dim), float(rng.uniform(1e-3, 1))))
     mistakes = [
-        (lambda w, g, lr: w + lr * g, "the step goes against the gradient: w - lr * grad."),
+        (lambda w, g, lr: w + lr * g, "the step goes against the gradient: subtract it."),
         (lambda w, g, lr: w - g, "the gradient must be scaled by the learning rate lr."),
         (lambda w, g, lr: -lr * g, "return the new parameters w - lr * grad, not the step."),
         (lambda w, g, lr: w - g / lr, "multiply the gradient by lr; do not divide by it."),
     ]
     return run_checker("gd_step", gd_step, _gd_step, cases, mistakes,
                        extra_check=_inputs_kept(("w", "grad", "lr"),
-                                                "return a new array, w - lr * grad, and "
-                                                "leave w as it was."))
+                                                "return a new array and leave w as it "
+                                                "was."))
 
 
 def _max_stable_lr(A):
@@ -197,6 +302,9 @@ def check_max_stable_lr(max_stable_lr):
         (lambda A: 2.0 / np.diag(A).max(),
          "the diagonal holds the eigenvalues only when A is diagonal; compute them with "
          "np.linalg.eigvalsh(A)."),
+        (lambda A: np.linalg.eigvalsh(A).max(),
+         "that is L, the largest eigenvalue itself; the question asks for a learning rate, "
+         "and the error along L's direction is multiplied by (1 - lr*L) each step."),
         (lambda A: 2.0 / np.trace(A),
          "the trace is the sum of all eigenvalues; you need the largest one only."),
         (lambda A: 2.0 / (np.linalg.eigvalsh(A).min() + np.linalg.eigvalsh(A).max()),
@@ -279,6 +387,9 @@ def check_step_decay(step_decay_lr):
         (lambda lr0, s, g, k: lr0 * g ** (k / s),
          "this decays smoothly; step decay stays flat between drops: use the integer "
          "division k // step_size."),
+        (lambda lr0, s, g, k: lr0 * g ** ((k - 1) // s),
+         "off by one: steps count from 0, so k itself (not k - 1) counts the steps taken; "
+         "your first drop comes one step late."),
         (lambda lr0, s, g, k: lr0 * g ** -(-k // s),
          "rounding up makes the first drop happen at step 1; round down (k // step_size)."),
         (lambda lr0, s, g, k: lr0 * g ** (k % s),
@@ -358,7 +469,15 @@ def check_warmup_cosine(warmup_cosine_lr):
     def ramp_one_late(k, peak, W, T, frac):
         return peak * (k + 1) / W if k < W else reference(k, peak, W, T, frac)
 
+    def no_hold(k, peak, W, T, frac):
+        if k < W:
+            return peak * k / W
+        c = (k - W) / (T - W)
+        return frac * peak + (1 - frac) * peak * (1 + np.cos(np.pi * c)) / 2
+
     mistakes = [
+        (no_hold, "after total steps the cosine must stop: the rate stays at "
+                  "final_fraction * peak (clip the progress at 1)."),
         (cosine_over_total, "the cosine part lasts total - warmup steps and starts at "
                             "step warmup: use (k - warmup) / (total - warmup)."),
         (decays_to_zero, "the recipe decays to final_fraction * peak, not to zero."),
@@ -400,9 +519,15 @@ def check_momentum_step(momentum_step):
          "torch's default adds the raw gradient."),
         (lambda w, v, g, lr, mu: (w - lr * g - mu * v, mu * v + g),
          "update the velocity first, then step by lr times the *new* velocity."),
+        (lambda w, v, g, lr, mu: (w - lr * v, mu * v + g),
+         "you stepped with the old velocity: update v first, then step by lr times the "
+         "new v."),
+        (lambda w, v, g, lr, mu: (w - lr * (g + mu * (mu * v + g)), mu * v + g),
+         "that is the Nesterov variant (it steps by g + momentum * v); the exercise asks "
+         "for plain momentum."),
     ]
     return run_checker("momentum_step", momentum_step, reference, _momentum_cases(4),
-                       mistakes)
+                       mistakes, returns=("w_new", "v_new"))
 
 
 def check_heavy_ball_step(heavy_ball_step):
@@ -421,9 +546,12 @@ def check_heavy_ball_step(heavy_ball_step):
          "the step goes against the velocity: w - v."),
         (lambda w, v, g, lr, gm: (w - gm * v - lr * g * gm, gm * v + lr * g * gm),
          "gamma multiplies the old velocity only, not the new gradient."),
+        (lambda w, v, g, lr, gm: (w + (gm * v - lr * g), gm * v - lr * g),
+         "that is the other sign convention (v = gamma v - lr grad, then w + v); in this "
+         "exercise the velocity is v = gamma v + lr grad and the step is w - v."),
     ]
     return run_checker("heavy_ball_step", heavy_ball_step, reference, _momentum_cases(5),
-                       mistakes)
+                       mistakes, returns=("w_new", "v_new"))
 
 
 def check_optimal_momentum(optimal_momentum):
@@ -467,19 +595,25 @@ def _adam_cases():
 
 
 def _adam(w, m, v, g, t, lr, b1, b2, eps, correct_m=True, correct_v=True,
-          eps_inside=False, power=0.5, t_shift=0):
+          eps_inside=False, power=0.5, t_shift=0, g_power=2, hat_state=False):
     m = b1 * m + (1 - b1) * g
-    v = b2 * v + (1 - b2) * g * g
+    v = b2 * v + (1 - b2) * g**g_power
     tt = t + t_shift
     mh = m / (1 - b1**tt) if correct_m else m
     vh = v / (1 - b2**tt) if correct_v else v
-    denom = np.sqrt(vh + eps) if eps_inside else vh**power + eps
-    return w - lr * mh / denom, m, v
+    with np.errstate(all="ignore"):  # some mistakes divide by 0 or take sqrt(< 0)
+        denom = np.sqrt(vh + eps) if eps_inside else vh**power + eps
+        return w - lr * mh / denom, mh if hat_state else m, vh if hat_state else v
 
 
-def check_adam_step(adam_step):
-    """Exercise: ``adam_step(w, m, v, grad, t, lr, b1, b2, eps) -> (w, m, v)``, t from 1."""
-    mistakes = [
+def _adam_keras(w, m, v, g, t, lr, b1, b2, eps):
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    return w - lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + eps), m, v
+
+
+def _adam_mistakes():
+    return [
         (lambda *a: _adam(*a, correct_m=False, correct_v=False),
          "no bias correction: divide m by (1 - b1**t) and v by (1 - b2**t) before the "
          "update. Without it the early steps have the wrong size."),
@@ -495,13 +629,42 @@ def check_adam_step(adam_step):
          "eps belongs outside the square root: sqrt(v_hat) + eps (torch, optax)."),
         (lambda *a: _adam(*a, t_shift=1),
          "t counts from 1 on the first step: use b1**t with the t you are given, not t+1."),
+        (lambda *a: _adam(*a, t_shift=-1),
+         "use b1**t with the t you are given: with t - 1 the first correction is "
+         "1 - b1**0 = 0."),
+        (lambda *a: _adam(*a, g_power=1),
+         "v averages the *squared* gradient: (1 - b2) * grad**2."),
+        (lambda *a: _adam(*a, hat_state=True),
+         "return the raw moments m and v as the state; m_hat and v_hat are recomputed "
+         "from them at every step."),
+        (lambda w, m, v, g, t, lr, b1, b2, eps: _adam(w, m, v, g, t, lr, b1, b2, 0.0),
+         "eps is missing from the denominator: sqrt(v_hat) + eps keeps the step finite "
+         "where v_hat is 0."),
+        (_adam_keras,
+         "that is Keras's arrangement, with eps added to the uncorrected sqrt(v); it "
+         "differs from the exercise only through eps. Divide m_hat by sqrt(v_hat) + eps."),
+        (lambda w, m, v, g, t, lr, b1, b2, eps: _adam(w, m, v, g, t, lr, b2, b1, eps),
+         "b1 belongs to the first moment m, b2 to the second v."),
     ]
 
-    def swapped(w, m, v, g, t, lr, b1, b2, eps):
-        return _adam(w, m, v, g, t, lr, b2, b1, eps)
 
-    mistakes.append((swapped, "b1 belongs to the first moment m, b2 to the second v."))
-    return run_checker("adam_step", adam_step, _adam, _adam_cases(), mistakes, rtol=1e-10)
+def check_adam_step(adam_step):
+    """Exercise: ``adam_step(w, m, v, grad, t, lr, b1, b2, eps) -> (w, m, v)``, t from 1."""
+    return run_checker("adam_step", adam_step, _adam, _adam_cases(), _adam_mistakes(),
+                       rtol=1e-10, returns=("w", "m", "v"))
+
+
+def check_adam_bug_fix(fixed_adam_step):
+    """Exercise (chapter 5's bug hunt): a fixed version of the colleague's Adam step, whose
+    first steps are too small. Checked as :func:`check_adam_step`, except that an answer
+    that still has the colleague's bug is told so without being told the fix."""
+    mistakes = _adam_mistakes()
+    colleagues, _ = mistakes[1]  # m left without its bias correction
+    mistakes[1] = (colleagues, "your function still behaves like the colleague's: its "
+                               "first step is about ten times too small. Compare what "
+                               "each moment goes through before the update.")
+    return run_checker("fixed_adam_step", fixed_adam_step, _adam, _adam_cases(), mistakes,
+                       rtol=1e-10, returns=("w", "m", "v"))
 
 
 def _adagrad(w, s, g, lr, eps):
@@ -530,8 +693,11 @@ def check_adagrad_step(adagrad_step):
          "accumulate squared gradients, g * g, not their absolute values."),
         (lambda w, s, g, lr, eps: (w - lr * g / (np.sqrt(s + g * g) + eps), s),
          "return the updated sum: it is the state the next step needs."),
+        (lambda w, s, g, lr, eps: (w - lr * g / np.sqrt(s + g * g + eps), s + g * g),
+         "eps goes outside the square root: lr * g / (sqrt(s) + eps)."),
     ]
-    return run_checker("adagrad_step", adagrad_step, _adagrad, cases, mistakes, rtol=1e-10)
+    return run_checker("adagrad_step", adagrad_step, _adagrad, cases, mistakes, rtol=1e-10,
+                       returns=("w", "s"))
 
 
 def check_keras_eps(torch_eps):
@@ -580,11 +746,8 @@ def _flat(result):
     return np.concatenate([np.ravel(g) for g in grads] + [np.atleast_1d(norm)])
 
 
-def check_clip_global_norm(clip_global_norm):
-    """Exercise: ``clip_global_norm(grads, max_norm) -> (clipped_list, norm_before)``."""
-    def reference(grads, max_norm):
-        return _flat(_global_clip(grads, max_norm))
-
+def _clip_mistakes():
+    """The global-norm clipping exercises' mistake models, on flattened results."""
     def per_array(grads, max_norm):
         out = [g * max_norm / max(np.linalg.norm(g), max_norm) for g in grads]
         return _flat((out, np.sqrt(sum(np.sum(g * g) for g in grads))))
@@ -612,7 +775,7 @@ def check_clip_global_norm(clip_global_norm):
         s = min(1.0, max_norm / (total + 1e-6))
         return _flat(([g * s for g in grads], total))
 
-    mistakes = [
+    return [
         (per_array, "that clips each array on its own. Global-norm clipping computes ONE "
                     "norm over all arrays together and scales them all by the same factor."),
         (by_value, "that clips each entry separately (clipping by value), which changes the "
@@ -622,13 +785,21 @@ def check_clip_global_norm(clip_global_norm):
         (norm_after, "return the norm *before* clipping: that is what training logs plot to "
                      "spot exploding gradients."),
         (l1, "use the Euclidean (L2) norm: the square root of the sum of squares."),
-        (torch_rule, "that is PyTorch's rule, max_norm / (norm + 1e-6), which shrinks a "
-                     "gradient by a hair even below max_norm (ol.clipping.clip_grad_norm's "
-                     "default). This exercise asks for the exact rule, "
-                     "max_norm / max(norm, max_norm): exact=True."),
+        (torch_rule, "that is PyTorch's rule, max_norm / (norm + 1e-6): its 1e-6 leaves "
+                     "a clipped gradient a hair shorter than max_norm "
+                     "(ol.clipping.clip_grad_norm's default). This exercise asks for the "
+                     "exact rule, max_norm / max(norm, max_norm): exact=True."),
     ]
 
+
+def _clip_checker(title, clip_global_norm, mistakes):
+    """Global-norm clipping checked on flattened results, after checking the form: a
+    tuple (one clipped copy per input array, of its shape; the norm, one number)."""
+    def reference(grads, max_norm):
+        return _flat(_global_clip(grads, max_norm))
+
     def learner(grads, max_norm):
+        shapes = [g.shape for g in grads]
         result = clip_global_norm(grads, max_norm)
         if not (isinstance(result, tuple) and len(result) == 2):
             what = (f"a {type(result).__name__} of length {len(result)}"
@@ -636,11 +807,39 @@ def check_clip_global_norm(clip_global_norm):
             raise AnswerFormat(f"your function returned {what}; return a tuple, "
                                "(list of clipped arrays, norm before clipping), e.g. "
                                "`return clipped, norm`")
+        clipped, norm = result
+        if not (isinstance(clipped, (list, tuple)) and len(clipped) == len(shapes) and
+                all(np.shape(c) == sh for c, sh in zip(clipped, shapes))):
+            raise AnswerFormat(
+                f"the first item must be a list of {len(shapes)} clipped arrays, one per "
+                f"array in grads, with their shapes {', '.join(map(str, shapes))}; yours "
+                f"was {_fmt(clipped)[:80]}")
+        if _as_numbers(norm) is None or np.ndim(norm) != 0:
+            raise AnswerFormat("the second item must be the norm before clipping, one "
+                               f"number; yours was {_fmt(norm)[:80]}")
         return _flat(result)
 
-    return run_checker("clip_global_norm",
-                       learner if callable(clip_global_norm) else clip_global_norm,
-                       reference, _clip_cases(), mistakes, rtol=1e-10, atol=1e-12)
+    return run_checker(title, learner if callable(clip_global_norm) else clip_global_norm,
+                       reference, _clip_cases(), mistakes, rtol=1e-10, atol=1e-12,
+                       extra_check=_inputs_kept(("grads", "max_norm"), "return clipped "
+                                                "copies and leave grads as it was."))
+
+
+def check_clip_global_norm(clip_global_norm):
+    """Exercise: ``clip_global_norm(grads, max_norm) -> (clipped_list, norm_before)``."""
+    return _clip_checker("clip_global_norm", clip_global_norm, _clip_mistakes())
+
+
+def check_clip_bug_fix(fixed_clip):
+    """Exercise (chapter 4's bug hunt): a fixed version of the colleague's clipping, which
+    clips by value. Checked as :func:`check_clip_global_norm`, except that an answer that
+    still has the colleague's bug is told so without being told the fix."""
+    mistakes = _clip_mistakes()
+    colleagues, _ = mistakes[1]  # clipping each entry by value
+    mistakes[1] = (colleagues, "your function still behaves like the colleague's: compare "
+                               "the direction of its clipped gradient with the direction "
+                               "of the gradient it was given.")
+    return _clip_checker("fixed_clip", fixed_clip, mistakes)
 
 
 def check_clip_value(clip_value):
@@ -649,7 +848,7 @@ def check_clip_value(clip_value):
              (np.array([[4.0, -4.0], [0.0, 1.5]]), 1.5), (np.array([-7.0]), 2.0)]
     mistakes = [
         (lambda g, c: np.minimum(g, c), "clip the negative side too: every entry must end "
-                                        "in [-c, c], e.g. np.clip(g, -c, c)."),
+                                        "in [-c, c]."),
         (lambda g, c: np.clip(g, 0, c), "the lower bound is -c, not 0: negative entries keep "
                                         "their sign."),
         (lambda g, c: g * c / max(np.max(np.abs(g)), c),
@@ -658,8 +857,8 @@ def check_clip_value(clip_value):
     ]
     return run_checker("clip_value", clip_value, lambda g, c: np.clip(g, -c, c), cases,
                        mistakes, rtol=1e-12,
-                       extra_check=_inputs_kept(("g", "c"), "return a clipped copy, e.g. "
-                                                "np.clip(g, -c, c), and leave g as it was."))
+                       extra_check=_inputs_kept(("g", "c"), "return a clipped copy and "
+                                                "leave g as it was."))
 
 
 # --- Chapter 6 -------------------------------------------------------------------
@@ -706,11 +905,11 @@ class _Budget:
 
     LIMIT = 1000
 
-    def __init__(self, f):
-        self.f, self.calls = f, 0
+    def __init__(self, f, label=None):
+        self.f, self.calls, self.label = f, 0, label
 
     def __repr__(self):
-        return getattr(self.f, "__qualname__", "f")
+        return self.label or _fmt(self.f)
 
     def __call__(self, x):
         self.calls += 1
@@ -747,7 +946,8 @@ def _backtracking_cases():
     x = np.array([0.5, 0.8])
     g = fn.grad(x)
     cases.append((fn.value, x, -g, g, 2.0, 1e-4, 0.3))
-    return [(_Budget(f), *rest) for f, *rest in cases]
+    return [(_Budget(f, "f(x) = x @ x" if f is _bowl else None), *rest)
+            for f, *rest in cases]
 
 
 def check_backtracking(backtracking):
@@ -772,12 +972,16 @@ def check_backtracking(backtracking):
          "return the first alpha that passes the test, not the next smaller one."),
         (lambda f, x, d, g, a, c1, s: _backtracking(f, x, d, g, a, c1, 0.5),
          "shrink by the factor you are given, `shrink`, not a fixed 0.5."),
+        (lambda f, x, d, g, a, c1, s: _backtracking(f, x, -g, g, a, c1, s, probe=d),
+         "the slope in the test is g @ d, the derivative along the direction d you were "
+         "given; -(g @ g) is the slope along -g only."),
     ]
     return run_checker("backtracking", backtracking, _backtracking, _backtracking_cases(),
                        mistakes, rtol=1e-12)
 
 
-def _two_loop(g, s_list, y_list, order="right", gamma_kind="right"):
+def _two_loop(g, s_list, y_list, order="right", gamma_kind="right", gamma_pair=-1,
+              alphas_reversed=True):
     q = np.array(g, dtype=float)
     alphas = []
     pairs = list(zip(s_list, y_list))
@@ -786,10 +990,10 @@ def _two_loop(g, s_list, y_list, order="right", gamma_kind="right"):
         a = (s @ q) / (y @ s)
         alphas.append(a)
         q = q - a * y
-    s, y = pairs[-1]
+    s, y = pairs[gamma_pair]
     gamma = {"right": (s @ y) / (y @ y), "none": 1.0, "inverted": (y @ y) / (s @ y)}
     r = gamma[gamma_kind] * q
-    second = list(zip(first[::-1], alphas[::-1]))
+    second = list(zip(first[::-1], alphas[::-1] if alphas_reversed else alphas))
     for (s, y), a in second:
         b = (y @ r) / (y @ s)
         r = r + (a - b) * s
@@ -834,6 +1038,12 @@ def check_two_loop(two_loop):
          "return H g itself; the search direction -H g is the caller's business."),
         (lambda g, S, Y: _two_loop(g, S[-1:], Y[-1:]),
          "use every pair in the lists, not only the newest."),
+        (lambda g, S, Y: _two_loop(g, S, Y, gamma_pair=0),
+         "take gamma from the *newest* pair (the last in the lists), the best picture of "
+         "the curvature where you are now."),
+        (lambda g, S, Y: _two_loop(g, S, Y, alphas_reversed=False),
+         "the second loop walks the pairs in the opposite order, so it must use the "
+         "alphas in the opposite order too: each pair with its own alpha."),
     ]
 
     return run_checker("two_loop", two_loop, _bfgs_dense, _two_loop_cases(), mistakes,
@@ -870,8 +1080,10 @@ def check_adamw_chain(make_adamw):
         def build():
             opt = make_adamw(lr, wd)
             if not isinstance(opt, c.Chain):
-                raise TypeError("return the chain itself, built with ol.chain.chain(...), "
-                                f"not {type(opt).__name__}")
+                what = ("None (did you forget the `return` statement?)" if opt is None
+                        else f"an object of type {type(opt).__name__}")
+                raise AnswerFormat(f"your function returned {what}; build the chain with "
+                                   "ol.chain.chain(link, link, ...) and return it")
             return opt
         return _chain_path(build)
 
@@ -893,6 +1105,11 @@ def check_adamw_chain(make_adamw):
          "the minus sign comes from scale_by_learning_rate)."),
         (wrong(lambda lr, wd: (c.scale_by_adam(), c.scale_by_learning_rate(lr))),
          "the weight decay is missing: add add_decayed_weights(weight_decay)."),
+        (wrong(lambda lr, wd: (c.scale_by_adam(), c.add_decayed_weights(lr * wd),
+                               c.scale_by_learning_rate(lr))),
+         "add_decayed_weights takes weight_decay itself: the scale_by_learning_rate link "
+         "after it multiplies the decay by lr (torch's lr * weight_decay), so lr * wd "
+         "counts lr twice."),
         (wrong(lambda lr, wd: (c.scale_by_adam(), c.add_decayed_weights(wd), c.scale(lr))),
          "the update must go against the direction: scale_by_learning_rate(lr) multiplies "
          "by -lr, scale(lr) by +lr."),
@@ -941,6 +1158,11 @@ def check_loss_scale_update(update_scale):
     def swapped(s, t, inf, gf, bf, gi):
         return _update_scale(s, t, inf, bf, gf, gi)
 
+    def never_counts(s, t, inf, gf, bf, gi):
+        if inf:
+            return s * bf, 0
+        return (s * gf, 0) if t == gi else (s, t)
+
     mistakes = [
         (late, "off by one: count this clean step first (tracker + 1), then grow when the "
                "count reaches growth_interval."),
@@ -949,9 +1171,11 @@ def check_loss_scale_update(update_scale):
                    "growth_interval clean steps)."),
         (swapped, "growth_factor (> 1) applies after growth_interval clean steps; "
                   "backoff_factor (< 1) after an inf/NaN step."),
+        (never_counts, "count the clean steps: after a step without inf/NaN the tracker "
+                       "grows by one."),
     ]
     return run_checker("update_scale", update_scale, _update_scale, cases, mistakes,
-                       rtol=1e-12)
+                       rtol=1e-12, returns=("scale", "tracker"))
 
 
 def check_noise_std(noise_std):

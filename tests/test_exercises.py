@@ -592,7 +592,7 @@ def adamw_right(lr, wd):
      "go against the direction"),
     (lambda lr, wd: C.chain(C.scale_by_adam(b2=0.99), C.add_decayed_weights(wd),
                             C.scale_by_learning_rate(lr)), "different value"),
-    (lambda lr, wd: ol.optim.AdamW(lr, weight_decay=wd), "return the chain itself"),
+    (lambda lr, wd: ol.optim.AdamW(lr, weight_decay=wd), "returned an object of type AdamW"),
 ])
 def test_adamw_chain_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_adamw_chain, answer, capsys)
@@ -614,8 +614,8 @@ def scale_right(s, t, inf, gf, bf, gi):
     (lambda s, t, inf, gf, bf, gi: (s * bf, 0) if inf else
      ((s * gf, t + 1) if t + 1 == gi else (s, t + 1)), "the count restarts at 0"),
     (lambda s, t, inf, gf, bf, gi: scale_right(s, t, inf, bf, gf, gi), "growth_factor (> 1)"),
-    (lambda s, t, inf, gf, bf, gi: s, "returned shape (), expected shape (2,)"),
-    (lambda s, t, inf, gf, bf, gi: (s, t, inf), "returned shape (3,), expected"),
+    (lambda s, t, inf, gf, bf, gi: s, "returned one float; return the 2 items (scale, "),
+    (lambda s, t, inf, gf, bf, gi: (s, t, inf), "returned 3 items; return the 2 items"),
     (lambda s, t, inf, gf, bf, gi: None, "returned None (did you forget the `return`"),
     (lambda s, t, inf, gf, bf, gi: [s, t], "returned a different value"),
 ])
@@ -693,3 +693,157 @@ def test_two_loop_checker_rejects_changing_the_gradient_in_place(capsys):
 
     ok, out = check(E.check_two_loop, in_place, capsys)
     assert ok is False and "changed g in place" in out
+
+
+# --- an adversarial learner (a review's findings): no traceback, no wrong hint ----------
+
+class Unconvertible:
+    """Like a torch tensor that requires grad: NumPy's conversion raises."""
+
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad")
+
+
+@pytest.mark.parametrize("checker, answer, words", [
+    (E.check_gd_step, lambda w, g, lr: Unconvertible(), "not a real number"),
+    (E.check_noise_std, lambda e, g, k: 10**400, "returned int 1000"),
+    (E.check_noise_std, lambda e, g, k: repr(float(np.sqrt(e / (1 + k)**g))), "returned str"),
+    (E.check_noise_std, lambda e, g, k: np.sqrt(e / (1 + k)**g) + 5j, "returned complex"),
+    (E.check_two_loop, lambda g, S, Y: (S.append(1.0), np.array(g, float))[1],
+     "changed s_list in place"),
+])
+def test_odd_answers_get_a_message_not_a_traceback(checker, answer, words, capsys):
+    ok, out = check(checker, answer, capsys)
+    assert ok is False and words in out and "Traceback" not in out
+
+
+def test_global_norm_clipping_checks_the_form_and_the_inputs(capsys):
+    def in_place(grads, c):
+        total = np.sqrt(sum((g**2).sum() for g in grads))
+        for g in grads:
+            g *= c / max(total, c)
+        return grads, total
+
+    ok, out = check(E.check_clip_global_norm, in_place, capsys)
+    assert ok is False and "changed grads in place" in out
+    ok, out = check(E.check_clip_global_norm, lambda grads, c: (
+        [np.ravel(g) for g in clip_right(grads, c)[0]], clip_right(grads, c)[1]), capsys)
+    assert ok is False and "with their shapes (2,), (1, 2); yours was" in out
+    ok, out = check(E.check_clip_global_norm,
+                    lambda grads, c: tuple(reversed(clip_right(grads, c))), capsys)
+    assert ok is False and "the first item must be a list" in out and "raised" not in out
+    ok, out = check(E.check_clip_global_norm, lambda grads, c: (
+        np.concatenate([np.ravel(g) for g in clip_right(grads, c)[0]]),
+        clip_right(grads, c)[1]), capsys)
+    assert ok is False and "the first item must be a list" in out
+
+
+def test_tuple_answers_are_checked_for_their_size_and_order(capsys):
+    ok, out = check(E.check_momentum_step, lambda *a: momentum_right(*a)[0], capsys)
+    assert ok is False and "returned one ndarray; return the 2 items (w_new, v_new)" in out
+    ok, out = check(E.check_adam_step, lambda *a: (*adam_right(*a), a[4] + 1), capsys)
+    assert ok is False and "returned 4 items; return the 3 items (w, m, v)" in out
+    ok, out = check(E.check_momentum_step, lambda *a: momentum_right(*a)[::-1], capsys)
+    assert ok is False and "wrong order: return (w_new, v_new)" in out
+    ok, out = check(E.check_adamw_chain, lambda lr, wd: None, capsys)
+    assert ok is False and "returned None (did you forget" in out and "raised" not in out
+
+
+@pytest.mark.parametrize("checker, answer, wrong_hint", [
+    (E.check_step_decay, lambda lr0, s, g, k: lr0 * g**k, "rounding up"),
+    (E.check_sgdr, lambda k, lr0, T0, Tm, e: lr0, "halve it"),
+    (E.check_backtracking,
+     lambda f, x, d, g, a=1.0, c1=1e-4, s=0.5: backtracking_right(f, x, d, g, a, c1, s)
+     if c1 > 0.5 else a, "alpha0 itself first"),
+])
+def test_a_hint_is_given_only_for_a_mistake_that_fits_every_case(checker, answer,
+                                                                   wrong_hint, capsys):
+    """Each answer coincides with a mistake model on the first case it fails, and only
+    there: the model's hint would name a mistake the answer did not make."""
+    ok, out = check(checker, answer, capsys)
+    assert ok is False and wrong_hint not in out
+
+
+def test_a_function_that_never_returns_is_stopped(capsys, monkeypatch):
+    monkeypatch.setattr(E, "TIME_LIMIT", 0.2)
+
+    def endless(f, x, d, g, alpha0=1.0, c1=1e-4, shrink=0.5):
+        a = alpha0
+        ok = f(x + a * d) <= f(x) + c1 * a * (g @ d)
+        while not ok:
+            a *= shrink
+        return a
+
+    ok, out = check(E.check_backtracking, endless, capsys)
+    assert ok is False and "did not return within 0.2 s" in out
+
+
+@pytest.mark.parametrize("checker, buggy, fix_words", [
+    (E.check_adam_bug_fix,
+     lambda w, m, v, g, t, lr, b1, b2, eps: (
+         w - lr * (b1 * m + (1 - b1) * g)
+         / (np.sqrt((b2 * v + (1 - b2) * g**2) / (1 - b2**t)) + eps),
+         b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g**2), "1 - b1**t"),
+    (E.check_clip_bug_fix, lambda grads, c: (
+        [np.clip(g, -c, c) for g in grads], np.sqrt(sum(np.sum(g**2) for g in grads))),
+     "max_norm / norm"),
+])
+def test_the_bug_hunts_do_not_give_the_fix_away(checker, buggy, fix_words, capsys):
+    ok, out = check(checker, buggy, capsys)
+    assert ok is False and "still behaves like the colleague's" in out
+    assert fix_words not in out
+
+
+@pytest.mark.parametrize("checker, answer, hint", [
+    (E.check_max_stable_lr, lambda A: np.linalg.eigvalsh(A).max(), "that is L"),
+    (E.check_step_decay, lambda lr0, s, g, k: lr0 * g ** ((k - 1) // s), "one step late"),
+    (E.check_warmup_cosine,
+     lambda k, p, W, T, f: p * k / W if k < W else
+     f * p + (1 - f) * p * (1 + np.cos(np.pi * (k - W) / (T - W))) / 2, "stays at"),
+    (E.check_momentum_step, lambda w, v, g, lr, mu: (w - lr * v, mu * v + g), "old velocity"),
+    (E.check_momentum_step,
+     lambda w, v, g, lr, mu: (w - lr * (g + mu * (mu * v + g)), mu * v + g), "Nesterov"),
+    (E.check_heavy_ball_step,
+     lambda w, v, g, lr, gm: (w + (gm * v - lr * g), gm * v - lr * g), "sign convention"),
+    (E.check_adam_step,
+     lambda w, m, v, g, t, lr, b1, b2, eps: adam_right(w, m, v, g, t, lr, b1, b2, 0.0),
+     "eps is missing"),
+    (E.check_adam_step, lambda w, m, v, g, t, lr, b1, b2, eps: (
+        adam_right(w, m, v, g, t, lr, b1, b2, eps)[0],
+        adam_right(w, m, v, g, t, lr, b1, b2, eps)[1] / (1 - b1**t),
+        adam_right(w, m, v, g, t, lr, b1, b2, eps)[2] / (1 - b2**t)), "raw moments"),
+    (E.check_adagrad_step, lambda w, s, g, lr, eps: (
+        w - lr * g / np.sqrt(s + g * g + eps), s + g * g), "outside the square root"),
+    (E.check_two_loop, lambda g, S, Y: two_loop_variant(g, S[::-1], Y[::-1])
+     if len(S) == 1 else two_loop_oldest_gamma(g, S, Y), "newest"),
+    (E.check_adamw_chain, lambda lr, wd: ol.chain.chain(
+        ol.chain.scale_by_adam(), ol.chain.add_decayed_weights(lr * wd),
+        ol.chain.scale_by_learning_rate(lr)), "counts lr twice"),
+    (E.check_loss_scale_update,
+     lambda s, t, inf, gf, bf, gi: (s * bf, 0) if inf else ((s * gf, 0) if t == gi else (s, t)),
+     "count the clean steps"),
+    (E.check_backtracking,
+     lambda f, x, d, g, a=1.0, c1=1e-4, s=0.5: backtracking_slope(f, x, d, g, a, c1, s),
+     "slope in the test is g @ d"),
+])
+def test_more_common_mistakes_get_their_hint(checker, answer, hint, capsys):
+    ok, out = check(checker, answer, capsys)
+    assert ok is False and hint in out, out
+
+
+def two_loop_oldest_gamma(g, S, Y):
+    q, alphas = np.array(g, float), []
+    for s, y in zip(S[::-1], Y[::-1]):
+        alphas.append((s @ q) / (y @ s))
+        q = q - alphas[-1] * y
+    r = (S[0] @ Y[0]) / (Y[0] @ Y[0]) * q
+    for (s, y), a in zip(zip(S, Y), alphas[::-1]):
+        r = r + (a - (y @ r) / (y @ s)) * s
+    return r
+
+
+def backtracking_slope(f, x, d, g, alpha0, c1, shrink):
+    a, f0 = alpha0, f(x)
+    while f(x + a * d) > f0 - c1 * a * (g @ g):
+        a *= shrink
+    return a
