@@ -651,7 +651,7 @@ def _adam_mistakes():
 def check_adam_step(adam_step):
     """Exercise: ``adam_step(w, m, v, grad, t, lr, b1, b2, eps) -> (w, m, v)``, t from 1."""
     return run_checker("adam_step", adam_step, _adam, _adam_cases(), _adam_mistakes(),
-                       rtol=1e-10, returns=("w", "m", "v"))
+                       rtol=1e-10, returns=("w_new", "m_new", "v_new"))
 
 
 def check_adam_bug_fix(fixed_adam_step):
@@ -664,7 +664,7 @@ def check_adam_bug_fix(fixed_adam_step):
                                "first step is about ten times too small. Compare what "
                                "each moment goes through before the update.")
     return run_checker("fixed_adam_step", fixed_adam_step, _adam, _adam_cases(), mistakes,
-                       rtol=1e-10, returns=("w", "m", "v"))
+                       rtol=1e-10, returns=("w_new", "m_new", "v_new"))
 
 
 def _adagrad(w, s, g, lr, eps):
@@ -697,7 +697,7 @@ def check_adagrad_step(adagrad_step):
          "eps goes outside the square root: lr * g / (sqrt(s) + eps)."),
     ]
     return run_checker("adagrad_step", adagrad_step, _adagrad, cases, mistakes, rtol=1e-10,
-                       returns=("w", "s"))
+                       returns=("w_new", "s_new"))
 
 
 def check_keras_eps(torch_eps):

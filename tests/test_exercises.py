@@ -742,7 +742,7 @@ def test_tuple_answers_are_checked_for_their_size_and_order(capsys):
     ok, out = check(E.check_momentum_step, lambda *a: momentum_right(*a)[0], capsys)
     assert ok is False and "returned one ndarray; return the 2 items (w_new, v_new)" in out
     ok, out = check(E.check_adam_step, lambda *a: (*adam_right(*a), a[4] + 1), capsys)
-    assert ok is False and "returned 4 items; return the 3 items (w, m, v)" in out
+    assert ok is False and "returned 4 items; return the 3 items (w_new, m_new, v_new)" in out
     ok, out = check(E.check_momentum_step, lambda *a: momentum_right(*a)[::-1], capsys)
     assert ok is False and "wrong order: return (w_new, v_new)" in out
     ok, out = check(E.check_adamw_chain, lambda lr, wd: None, capsys)
