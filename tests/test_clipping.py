@@ -770,6 +770,18 @@ def test_the_2_norm_sums_in_fixed_lanes_and_is_the_running_sum_below_two_lanes(d
     for _ in range(3):  # entries of one size: where the order of the additions shows most
         g = r.normal(size=17 * LANES + 3).astype(dtype)
         assert sum_of_squares(g) == by_definition(g)
+    # one lane alone (zeros elsewhere: adding them is exact), over several passes: the
+    # total is that lane's running sum in index order, which a reordering within the
+    # lane changes in the last bit (the total's own rounding would hide it in a full sum)
+    n = 17 * LANES + 3
+    for j in (0, 1, LANES // 4 + 5, LANES - 1):
+        g = np.zeros(n, dtype)
+        idx = np.arange(j, n - n % LANES, LANES)
+        g[idx] = r.normal(size=idx.size) * 10.0 ** r.uniform(-6, 6, size=idx.size)
+        lane = 0.0
+        for x in g[idx] * g[idx]:
+            lane += float(x)
+        assert sum_of_squares(g) == lane, j
     # ... and for large arrays the lanes do differ from one running sum somewhere
     diffs = [norm(g, 2.0) != running(g) for g in
              (r.normal(size=3 * LANES + 17).astype(dtype) for _ in range(20))]
