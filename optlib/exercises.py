@@ -220,8 +220,7 @@ def _diagnose(learner, got, i, cases, mistakes, rtol, atol):
     """The hint of the first known mistake whose output the learner's function gives on
     the failing case ``i`` and on every other case (one case alone can coincide)."""
     for wrong, hint in mistakes:
-        if _wrong_output(wrong, cases[i]) is None or not _close(
-                got, _wrong_output(wrong, cases[i]), rtol, atol):
+        if not _close(got, _wrong_output(wrong, cases[i]), rtol, atol):
             continue
         if all(_behaves_like(learner, wrong, args, rtol, atol)
                for j, args in enumerate(cases) if j != i):
