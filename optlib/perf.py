@@ -463,8 +463,10 @@ def hand_adam_rosenbrock(steps, x0=None, lr=LR):
 def trajectory_speedup(steps=100_000, repeat=3, numpy_steps=10_000):
     """Adam on Rosenbrock for ``steps`` steps: the jitted ``trajectory.run`` against a
     pure-Python loop over floats, against ``trajectory.run``'s own Python loop over
-    NumPy arrays (timed for ``numpy_steps`` steps and scaled) and against the ceiling,
-    a jitted loop written by hand for this one case (:func:`hand_adam_rosenbrock`).
+    NumPy arrays (timed for ``numpy_steps`` steps and scaled), against the ceiling,
+    a jitted loop written by hand for this one case (:func:`hand_adam_rosenbrock`), and
+    against the floor of any loop with this arithmetic: that loop's chain of dependent
+    operations alone, nothing recorded (:func:`optlib._kernels.perf.adam_rosenbrock_chain`).
 
     Returns {name: Timing}, the largest |difference| between the jitted and the
     pure-Python iterates over the first 1000 steps (later they drift apart slowly: the
@@ -481,6 +483,9 @@ def trajectory_speedup(steps=100_000, repeat=3, numpy_steps=10_000):
            measure(lambda: trajectory.run(opt, fn, steps=steps), repeat),
            "hand-written jitted loop":
            measure(lambda: hand_adam_rosenbrock(steps), repeat),
+           "dependency chain alone":
+           measure(lambda: _k.adam_rosenbrock_chain(fn.x0.astype(np.float64), LR, *BETAS,
+                                                    EPS, *fn.prm, steps), repeat),
            "pure Python floats":
            measure(lambda: python_adam_rosenbrock(fn.x0, steps), slow)}
     m = min(steps, numpy_steps)

@@ -132,6 +132,24 @@ def test_the_hand_written_loop_records_exactly_what_trajectory_run_records(x0, l
         np.testing.assert_array_equal(got, want)
 
 
+def test_the_floor_of_the_trajectory_benchmark_is_adam_without_bias_correction():
+    """The dependency chain alone: Adam's iterates with both bias corrections at 1,
+    as this plain loop computes them (torch's lerp for m), bit for bit."""
+    (a, b), (b1, b2) = ol.functions.rosenbrock().prm, (0.9, 0.999)
+    x, y, lr = 0.3, -0.8, 2e-2
+    m, v = [0.0, 0.0], [0.0, 0.0]
+    for _ in range(500):
+        g = (-4.0 * b * x * (y - x * x) - 2.0 * (a - x), 2.0 * b * (y - x * x))
+        for i in range(2):
+            m[i] += (1.0 - b1) * (g[i] - m[i])
+            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i]
+        x -= lr * m[0] / (math.sqrt(v[0]) + 1e-8)
+        y -= lr * m[1] / (math.sqrt(v[1]) + 1e-8)
+    got = np.array([0.3, -0.8])
+    KP.adam_rosenbrock_chain(got, lr, b1, b2, 1e-8, a, b, 500)
+    np.testing.assert_array_equal(got, [x, y])
+
+
 def test_bad_input_is_refused_before_anything_runs():
     with pytest.raises(ValueError, match="names"):
         ol.perf.step_table(1000, names=["Adamax"])
