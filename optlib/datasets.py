@@ -1,4 +1,4 @@
-"""Small real data sets that ship with optlib (no download), and a synthetic one.
+"""Small real data sets that ship with optlib (no download), and synthetic ones.
 
 * ``load_digits``: 1,797 handwritten digits, 8x8 pixels with values 0-16, 10 classes.
   The test part of the UCI "Optical Recognition of Handwritten Digits" data set
@@ -8,6 +8,8 @@
   CC BY 4.0. Label 1 = benign, 0 = malignant.
 
 Both files are the copies scikit-learn distributes; see ``optlib/data/README.md``.
+The synthetic ones (``synthetic_regression``, ``sparse_regression``, ``adding_problem``)
+are drawn from a seeded generator.
 """
 
 import functools
@@ -115,6 +117,33 @@ def synthetic_regression(n=200, dim=2, cond=10.0, noise=0.1, seed=0, test_fracti
     X = Z * scales
     y = X @ np.ones(dim) + noise * rng.standard_normal(n)
     return _split(X, y, test_fraction, seed, False, "synthetic_regression", 0)
+
+
+def sparse_regression(n=2000, frequent=10, rare=10, p=0.02, noise=0.1, seed=0,
+                      test_fraction=0.2):
+    """y = X w* + noise with w* = (1, ..., 1), where some features are rare.
+
+    The first ``frequent`` features are standard normal in every row; the last ``rare``
+    ones are standard normal in a random fraction ``p`` of the rows and exactly 0 in the
+    others, as a word of a text is absent from most documents. A feature's curvature
+    (the mean of its square) is about 1 if frequent and about p if rare. The features are
+    not standardised: that would make the rare ones dense and as large as the others.
+
+    Returns a :class:`Dataset` with float y (and no intercept).
+    """
+    n = v.integer("n", n, low=4)
+    frequent = v.integer("frequent", frequent, low=0, high=10_000)
+    rare = v.integer("rare", rare, low=0, high=10_000)
+    if frequent + rare == 0:
+        raise ValueError("frequent + rare must be at least 1 (the number of features), "
+                         "got 0")
+    p = v.real("p", p, low=0.0, high=1.0, low_inclusive=False)
+    noise = v.real("noise", noise, low=0.0)
+    rng = np.random.default_rng(v.integer("seed", seed, low=0))
+    X = rng.standard_normal((n, frequent + rare))
+    X[:, frequent:] *= rng.random((n, rare)) < p
+    y = X @ np.ones(frequent + rare) + noise * rng.standard_normal(n)
+    return _split(X, y, test_fraction, seed, False, "sparse_regression", 0)
 
 
 def adding_problem(n=2000, length=50, seed=0, test_fraction=0.2):

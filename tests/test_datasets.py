@@ -178,6 +178,31 @@ def test_synthetic_regression_is_reproducible_by_seed():
     assert not np.array_equal(full(a)[1], full(c)[1])
 
 
+@pytest.mark.parametrize("frequent, rare, p", [(10, 10, 0.02), (3, 5, 0.2), (0, 4, 1.0),
+                                               (6, 0, 0.5)])
+def test_sparse_regression_has_dense_and_rare_features(frequent, rare, p):
+    ds = ol.datasets.sparse_regression(n=5000, frequent=frequent, rare=rare, p=p, seed=3)
+    X, y = full(ds)
+    assert X.shape == (5000, frequent + rare) and y.dtype == np.float64
+    assert (ds.name, ds.n_classes, ds.X_test.shape[0]) == ("sparse_regression", 0, 1000)
+    present = X != 0.0
+    assert present[:, :frequent].all()  # standard normal draws are never exactly 0
+    if rare:  # each rare feature is present in about a fraction p of the rows
+        np.testing.assert_allclose(present[:, frequent:].mean(axis=0), p,
+                                   atol=4 * np.sqrt(p * (1 - p) / 5000) + 1e-12)
+        # and its curvature, the mean of its square, is about p (4 standard errors)
+        np.testing.assert_allclose((X[:, frequent:] ** 2).mean(axis=0), p,
+                                   atol=4 * np.sqrt((3 * p - p * p) / 5000))
+    X0, y0 = full(ol.datasets.sparse_regression(n=5000, frequent=frequent, rare=rare,
+                                                p=p, noise=0.0, seed=3))
+    np.testing.assert_array_equal(X0, X)  # the same design for the same seed
+    np.testing.assert_allclose(y0, X0 @ np.ones(frequent + rare), rtol=1e-12, atol=1e-12)
+    assert np.std(y - y0) == pytest.approx(0.1, rel=0.05)
+    other = ol.datasets.sparse_regression(n=5000, frequent=frequent, rare=rare, p=p,
+                                          seed=4)
+    assert not np.array_equal(full(other)[0], X)
+
+
 @pytest.mark.parametrize("standardize", [True, False])
 def test_a_test_fraction_just_below_1_keeps_a_training_row_or_is_refused(standardize):
     with warnings.catch_warnings():

@@ -144,6 +144,9 @@ def test_the_loss_scaler_checks_the_step_before_unscaling():
     (lambda: ol.functions.quadratic(cond=10.0, dim=1), ValueError, "cond must be 1.0 when dim=1"),
     (lambda: ol.datasets.synthetic_regression(dim=1, cond=100.0), ValueError,
      "cond must be 1.0 when dim=1"),
+    (lambda: ol.datasets.sparse_regression(frequent=0, rare=0), ValueError,
+     r"frequent \+ rare must be at least 1"),
+    (lambda: ol.datasets.sparse_regression(p=0.0), ValueError, r"p must be in \(0.0, 1.0\]"),
     (lambda: S.multi_step(0.1, 30), TypeError, "milestones must be a list of steps"),
     (lambda: S.exponential(0.1, k=1000.0), ValueError, r"k must be in \[0.0, 700.0\]"),
     (lambda: S.Sequential([], []), ValueError, "schedules must hold at least one"),
@@ -151,7 +154,8 @@ def test_the_loss_scaler_checks_the_step_before_unscaling():
     (lambda: O.GD(lambda k: np.ones(2)).lr_at(0), TypeError, "one number for a step"),
 ], ids=["nesterov", "amsgrad", "centered", "staircase", "exact", "clip-exact",
         "clip-error-flag", "standardize", "gd-rate-nan",
-        "gd-rate-str", "eig-str", "quadratic-1d", "regression-1d", "milestones-int", "k-huge", "sequential-empty",
+        "gd-rate-str", "eig-str", "quadratic-1d", "regression-1d", "sparse-no-features",
+        "sparse-p-0", "milestones-int", "k-huge", "sequential-empty",
         "init-scale", "schedule-array"])
 def test_a_bad_value_is_refused_by_name(call, exc, words):
     with pytest.raises(exc, match=words):
