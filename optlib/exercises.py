@@ -486,6 +486,78 @@ def check_warmup_cosine(warmup_cosine_lr):
                        rtol=1e-10, atol=1e-15)
 
 
+def _triangle(k, base_lr, max_lr, step_size):
+    """The triangular wave for any real k and step_size (the mistake models shift or
+    stretch it): base_lr at k = 0, max_lr at k = step_size, period 2 * step_size."""
+    frac = 1.0 - abs((k / step_size) % 2.0 - 1.0)
+    return base_lr + (max_lr - base_lr) * frac
+
+
+def _triangular_cases():
+    cases = [(k, 0.1, 1.0, 5) for k in range(21)]  # every step of two cycles
+    cases += [(k, 1e-3, 6e-3, 2000)                 # torch's default step_size_up
+              for k in (0, 1, 999, 1999, 2000, 2001, 3999, 4000, 4001, 7000, 10_000)]
+    cases += [(k, 0.5, 2.0, 1) for k in (0, 1, 2, 3)]  # peak and base alternate
+    return cases + [(k, 0.05, 0.3, 4) for k in (3, 4, 5, 8, 12, 33)]
+
+
+def check_triangular_lr(triangular_lr):
+    """Exercise: ``triangular_lr(k, base_lr, max_lr, step_size)``, the triangular
+    cyclical rate (torch ``CyclicLR``, ``mode="triangular"``) at the 0-based step k."""
+    from . import schedules
+
+    def reference(k, base, top, s):
+        return schedules.cyclic(base, top, s)(k)
+
+    def halving(k, b, m, s):
+        return b + (_triangle(k, b, m, s) - b) / 2.0 ** (k // (2 * s))
+
+    off_by_one = ("off by one: steps count from 0, so the rate is base_lr at k = 0 "
+                  "and max_lr at k = step_size exactly; yours peaks ")
+    sawtooth = ("that is a sawtooth: it climbs and then drops back to base_lr at "
+                "once. ")
+    mistakes = [
+        (lambda k, b, m, s: _triangle(k - 1, b, m, s),
+         off_by_one + "at step_size + 1."),
+        (lambda k, b, m, s: _triangle(k + 1, b, m, s),
+         off_by_one + "one step early."),
+        (lambda k, b, m, s: _triangle(k, b, m, s + 1),
+         "the climb takes step_size steps, not step_size + 1: the rate reaches "
+         "max_lr at k = step_size and is back at base_lr at k = 2 * step_size."),
+        (lambda k, b, m, s: b + (m - b) * (k % s) / s,
+         sawtooth + "After reaching max_lr at k = step_size, the rate must fall "
+         "linearly over the next step_size steps."),
+        (lambda k, b, m, s: b + (m - b) * (k % (2 * s)) / (2 * s),
+         sawtooth + "Climb for step_size steps, then fall linearly for step_size "
+         "steps."),
+        (lambda k, b, m, s: _triangle(k, b, m, s / 2),
+         "a full cycle, up and down, lasts 2 * step_size steps: step_size is the "
+         "length of the climb alone (half a cycle)."),
+        (lambda k, b, m, s: _triangle(k, b, m, 2 * s),
+         "the climb lasts step_size steps, not 2 * step_size: at k = step_size the "
+         "rate must already be max_lr."),
+        (lambda k, b, m, s: _triangle(k, m, b, s),
+         "your rate starts at max_lr and falls first. The cycle starts at base_lr at "
+         "k = 0 and climbs to max_lr at k = step_size (are base_lr and max_lr "
+         "swapped?)."),
+        (lambda k, b, m, s: _triangle(k, 0.0, m, s),
+         "the rate moves between base_lr and max_lr: base_lr + (max_lr - base_lr) "
+         "times the fraction of the climb, not max_lr times the fraction."),
+        (lambda k, b, m, s: b + m * (_triangle(k, b, m, s) - b) / (m - b),
+         "the height of the triangle is max_lr - base_lr: at the peak the rate is "
+         "max_lr itself, not base_lr + max_lr."),
+        (halving,
+         "that halves the height every cycle (mode \"triangular2\", the one in the "
+         "chapter's figures); the plain triangular policy keeps it the same."),
+        (lambda k, b, m, s: _triangle(s, k, b, m),
+         "your function reads its arguments in another order. The exercise's "
+         "signature is triangular_lr(k, base_lr, max_lr, step_size): the step "
+         "first, as in sgdr_lr and warmup_cosine_lr."),
+    ]
+    return run_checker("triangular_lr", triangular_lr, reference, _triangular_cases(),
+                       mistakes, rtol=1e-10, atol=1e-15)
+
+
 # --- Chapter 3 -------------------------------------------------------------------
 
 def _momentum_cases(seed):

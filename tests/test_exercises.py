@@ -253,6 +253,82 @@ def test_chapter2_checkers_accept_right_answers_and_report_stubs(checker, answer
     assert ok is False and "not attempted yet" in out
 
 
+def triangular_right(k, base_lr, max_lr, step_size):
+    pos = k % (2 * step_size)                      # steps into the current cycle
+    up = pos if pos <= step_size else 2 * step_size - pos
+    return base_lr + (max_lr - base_lr) * up / step_size
+
+
+def triangular_torch(k, base_lr, max_lr, step_size):
+    """The formula of torch's CyclicLR documentation, mode "triangular"."""
+    cycle = np.floor(1 + k / (2 * step_size))
+    x = abs(k / step_size - 2 * cycle + 1)
+    return base_lr + (max_lr - base_lr) * max(0.0, 1 - x)
+
+
+def triangular_period(k, b, m, s, period):
+    """A triangle with the given period, rising for the first half of it."""
+    pos = k % period
+    up = pos if pos <= period / 2 else period - pos
+    return b + (m - b) * up / (period / 2)
+
+
+def triangular_k_last(base_lr, max_lr, step_size, k):
+    return triangular_right(k, base_lr, max_lr, step_size)
+
+
+@pytest.mark.parametrize("answer", [triangular_right, triangular_torch])
+def test_triangular_lr_accepts_right_answers(answer, capsys):
+    ok, out = check(E.check_triangular_lr, answer, capsys)
+    assert ok and "all 42 cases pass" in out
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda k, b, m, s: triangular_right(k - 1, b, m, s), "peaks at step_size + 1"),
+    (lambda k, b, m, s: triangular_right(k + 1, b, m, s), "peaks one step early"),
+    (lambda k, b, m, s: triangular_right(k, b, m, s + 1), "not step_size + 1"),
+    (lambda k, b, m, s: b + (m - b) * (k % s) / s, "fall linearly over the next"),
+    (lambda k, b, m, s: b + (m - b) * (k % (2 * s)) / (2 * s),
+     "Climb for step_size steps, then fall"),
+    (lambda k, b, m, s: triangular_period(k, b, m, s, s), "lasts 2 * step_size steps"),
+    (lambda k, b, m, s: triangular_period(k, b, m, s, 4 * s), "not 2 * step_size"),
+    (lambda k, b, m, s: m - (triangular_right(k, b, m, s) - b), "starts at max_lr"),
+    (lambda k, max_lr, base_lr, s: triangular_right(k, base_lr, max_lr, s),
+     "are base_lr and max_lr swapped?"),
+    (lambda k, b, m, s: m * (triangular_right(k, b, m, s) - b) / (m - b),
+     "not max_lr times the fraction"),
+    (lambda k, b, m, s: b + m * (triangular_right(k, b, m, s) - b) / (m - b),
+     "not base_lr + max_lr"),
+    (lambda k, b, m, s: b + (triangular_right(k, b, m, s) - b) / 2 ** (k // (2 * s)),
+     "triangular2"),
+    (triangular_k_last, "reads its arguments in another order"),
+])
+def test_triangular_lr_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_triangular_lr, answer, capsys)
+    assert ok is False and hint in out, out
+    assert out.count("Hint:") == 1
+
+
+def test_triangular_lr_hints_only_a_mistake_made_on_every_case(capsys):
+    """max_lr at k = 0 alone, right elsewhere: the first failing case looks like a wave
+    that starts at the peak, but the other cases do not."""
+    ok, out = check(E.check_triangular_lr, lambda k, b, m, s: m if k == 0 else
+                    triangular_right(k, b, m, s), capsys)
+    assert ok is False and "case 1 of 42" in out and "Hint" not in out
+
+
+def test_triangular_lr_reports_a_stub_and_odd_answers_without_a_traceback(capsys):
+    ok, out = check(E.check_triangular_lr, stub, capsys)
+    assert ok is False and "not attempted yet" in out
+    ok, out = check(E.check_triangular_lr, lambda k, b, m, s: [b, m], capsys)
+    assert ok is False and "returned shape (2,)" in out
+    ok, out = check(E.check_triangular_lr, lambda k, b, m, s: b / (k - k), capsys)
+    assert ok is False and "raised ZeroDivisionError" in out
+    ok, out = check(E.check_triangular_lr, triangular_right(0, 0.1, 1.0, 5), capsys)
+    assert ok is False and "pass your function itself" in out
+    assert "Traceback" not in out
+
+
 # --- chapter 3: momentum ---------------------------------------------------------------
 
 def momentum_right(w, v, g, lr, mu):
