@@ -648,6 +648,58 @@ def check_optimal_momentum(optimal_momentum):
                        rtol=1e-10)
 
 
+def _nesterov(w, v, g, lr, mu, look_v="new", d_mu=1.0, dampening=0.0, lr_inside=False):
+    """torch's ``nesterov=True`` step (the defaults), or one of its plausible mistakes:
+    the look-ahead term with the old velocity (``look_v="old"``: plain momentum) or
+    none, its weight ``d_mu * mu``, a dampened buffer, or lr inside the velocity (the
+    convention of the look-ahead form)."""
+    v_new = mu * v + (1 - dampening) * g * (lr if lr_inside else 1.0)
+    look = {"new": v_new, "old": v, "none": 0.0}[look_v]
+    if lr_inside:
+        return w - (lr * g + d_mu * mu * look), v_new
+    return w - lr * (g + d_mu * mu * look), v_new
+
+
+def check_nesterov_step(nesterov_step):
+    """Exercise: ``nesterov_step(w, v, grad, lr, momentum) -> (w_new, v_new)``, the form
+    of ``torch.optim.SGD(nesterov=True)``: grad taken at w itself, v the raw buffer."""
+    mistakes = [
+        (lambda w, v, g, lr, mu: _nesterov(w, v, g, lr, mu, look_v="old"),
+         "that is plain momentum: its step lr * v_new is lr * (grad + momentum * v) "
+         "with the *old* velocity. Nesterov's look-ahead term uses the new one: update "
+         "v first, then step by lr * (grad + momentum * v_new)."),
+        (lambda w, v, g, lr, mu: (_nesterov(w, v, g, lr, mu)[0], v),
+         "return the updated velocity too: it is the state the next step needs."),
+        (lambda w, v, g, lr, mu: (2 * w - _nesterov(w, v, g, lr, mu)[0], mu * v + g),
+         "the step goes against the gradient and the velocity: w - lr * (...)."),
+        (lambda w, v, g, lr, mu: _nesterov(w, v, g, lr, mu, d_mu=-1.0),
+         "the look-ahead term is added to the gradient: grad + momentum * v_new, not "
+         "grad - momentum * v_new."),
+        (lambda w, v, g, lr, mu: _nesterov(w, v, g, lr, mu, look_v="none"),
+         "your step ignores the velocity: it is lr * (grad + momentum * v_new)."),
+        (lambda w, v, g, lr, mu: (w - lr * (1 + mu) * (mu * v + g), mu * v + g),
+         "the step is lr * (grad + momentum * v_new): the gradient itself plus momentum "
+         "times the new velocity, not (1 + momentum) * v_new."),
+        (lambda w, v, g, lr, mu: _nesterov(w, v, g, lr, mu, lr_inside=True),
+         "that is Nesterov with lr inside the velocity (v = momentum * v + lr * grad, "
+         "the convention of the chapter's look-ahead form): the same steps while lr is "
+         "constant, but another state. In torch's form the buffer holds raw gradients, "
+         "v_new = momentum * v + grad, and lr multiplies the whole step."),
+        (lambda w, v, g, lr, mu: _nesterov(w, v, g, lr, mu, dampening=mu),
+         "(1 - momentum) * grad makes a dampened buffer (a moving average); torch's "
+         "Nesterov needs dampening 0: add the raw gradient, v_new = momentum * v + grad."),
+        (lambda w, v, g, lr, mu: _nesterov(w, v, (1 - mu) * g, lr, mu),
+         "(1 - momentum) * grad makes a dampened buffer (a moving average); torch's "
+         "Nesterov needs dampening 0: use the raw gradient, v_new = momentum * v + grad "
+         "and the step lr * (grad + momentum * v_new)."),
+    ]
+    return run_checker("nesterov_step", nesterov_step, _nesterov, _momentum_cases(17),
+                       mistakes, returns=("w_new", "v_new"),
+                       extra_check=_inputs_kept(("w", "v", "grad"), "return new arrays "
+                                                "(v_new = momentum * v + grad) and leave "
+                                                "w and v as they were."))
+
+
 # --- Chapter 5 -------------------------------------------------------------------
 
 def _adam_cases():

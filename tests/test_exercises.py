@@ -387,6 +387,72 @@ def test_chapter3_checkers_accept_right_answers_and_report_stubs(checker, answer
     assert ok is False and "not attempted yet" in out
 
 
+# --- chapter 3: Nesterov in torch's form ------------------------------------------------
+
+def nesterov_right(w, v, g, lr, mu):
+    v = mu * v + g
+    return w - lr * (g + mu * v), v
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (momentum_right, "that is plain momentum"),
+    (lambda w, v, g, lr, mu: (w - lr * (g + mu * v), mu * v + g),  # the same, seen as
+     "Nesterov's look-ahead term uses the new one"),               # the old velocity
+    (lambda w, v, g, lr, mu: (nesterov_right(w, v, g, lr, mu)[0], v), "updated velocity"),
+    (lambda w, v, g, lr, mu: (w + lr * (g + mu * (mu * v + g)), mu * v + g),
+     "goes against the gradient"),
+    (lambda w, v, g, lr, mu: (w - lr * (g - mu * (mu * v + g)), mu * v + g),
+     "not grad - momentum * v_new"),
+    (lambda w, v, g, lr, mu: (w - lr * g, mu * v + g), "ignores the velocity"),
+    (lambda w, v, g, lr, mu: (w - lr * (1 + mu) * (mu * v + g), mu * v + g),
+     "not (1 + momentum) * v_new"),
+    (lambda w, v, g, lr, mu: (w - (lr * g + mu * (mu * v + lr * g)), mu * v + lr * g),
+     "lr inside the velocity"),
+    (lambda w, v, g, lr, mu: nesterov_right(w, v, (1 - mu) * g, lr, mu), "dampening 0"),
+    (lambda w, v, g, lr, mu: nesterov_right(w, v, g, lr, mu)[::-1], "wrong order"),
+    (lambda w, v, g, lr, mu: nesterov_right(w, v, g, lr, mu)[0],
+     "return the 2 items (w_new, v_new)"),
+])
+def test_nesterov_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_nesterov_step, answer, capsys)
+    assert ok is False and hint in out, out
+
+
+def test_nesterov_step_accepts_the_right_answer_and_reports_a_stub(capsys):
+    ok, out = check(E.check_nesterov_step, nesterov_right, capsys)
+    assert ok and "all 4 cases pass" in out
+    ok, out = check(E.check_nesterov_step, stub, capsys)
+    assert ok is False and "not attempted yet" in out and "Traceback" not in out
+    ok, out = check(E.check_nesterov_step, "nesterov", capsys)
+    assert ok is False and "pass your function itself" in out
+
+
+def test_nesterov_step_rejects_an_update_in_place(capsys):
+    """The right numbers, but the caller's w and v changed."""
+    def in_place(w, v, g, lr, mu):
+        v *= mu
+        v += g
+        w -= lr * (g + mu * v)
+        return w, v
+
+    ok, out = check(E.check_nesterov_step, in_place, capsys)
+    assert ok is False
+    assert "right value but had a side effect" in out and "changed w in place" in out
+
+
+def test_the_nesterov_checker_accepts_optlib_nesterov_itself(capsys):
+    """The checker's reference is the formula; optlib's kernel (torch's rule) must
+    satisfy it too (from its second step on, where the given buffer is used)."""
+    def via_optlib(w, v, g, lr, mu):
+        opt = ol.optim.Momentum(lr, mu, nesterov=True)
+        w = w.copy()
+        state = opt.step(w, g, ol.optim.MomentumState(1, v.copy()))
+        return w, state.velocity
+
+    ok, out = check(E.check_nesterov_step, via_optlib, capsys)
+    assert ok, out
+
+
 # --- chapter 5: adaptive methods -------------------------------------------------------
 
 def adam_right(w, m, v, g, t, lr, b1, b2, eps):
