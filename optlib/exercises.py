@@ -915,21 +915,25 @@ def _clip_mistakes():
     ]
 
 
-def _clip_checker(title, clip_global_norm, mistakes):
-    """Global-norm clipping checked on flattened results, after checking the form: a
-    tuple (one clipped copy per input array, of its shape; the norm, one number)."""
-    def reference(grads, max_norm):
-        return _flat(_global_clip(grads, max_norm))
+def _clip_checker(title, clip_fn, mistakes, reference=_global_clip, per_array=False):
+    """Clipping of a list of arrays (global-norm clipping unless another ``reference``
+    is given) checked on flattened results, after checking the form: a tuple (one
+    clipped copy per input array, of its shape; the norm, one number, or with
+    ``per_array`` the list of the arrays' norms)."""
+    def expected(grads, max_norm):
+        return _flat(reference(grads, max_norm))
 
     def learner(grads, max_norm):
         shapes = [g.shape for g in grads]
-        result = clip_global_norm(grads, max_norm)
+        result = clip_fn(grads, max_norm)
         if not (isinstance(result, tuple) and len(result) == 2):
             what = (f"a {type(result).__name__} of length {len(result)}"
                     if isinstance(result, (list, tuple)) else _fmt(result))
+            second = ("list of the norms before clipping), e.g. `return clipped, norms`"
+                      if per_array else "norm before clipping), e.g. `return clipped, "
+                      "norm`")
             raise AnswerFormat(f"your function returned {what}; return a tuple, "
-                               "(list of clipped arrays, norm before clipping), e.g. "
-                               "`return clipped, norm`")
+                               f"(list of clipped arrays, {second}")
         clipped, norm = result
         if not (isinstance(clipped, (list, tuple)) and len(clipped) == len(shapes) and
                 all(np.shape(c) == sh for c, sh in zip(clipped, shapes))):
@@ -937,13 +941,15 @@ def _clip_checker(title, clip_global_norm, mistakes):
                 f"the first item must be a list of {len(shapes)} clipped arrays, one per "
                 f"array in grads, with their shapes {', '.join(map(str, shapes))}; yours "
                 f"was {_fmt(clipped)[:80]}")
-        if _as_numbers(norm) is None or np.ndim(norm) != 0:
+        if per_array:
+            _check_per_array_norms(norm, len(shapes))
+        elif _as_numbers(norm) is None or np.ndim(norm) != 0:
             raise AnswerFormat("the second item must be the norm before clipping, one "
                                f"number; yours was {_fmt(norm)[:80]}")
         return _flat(result)
 
-    return run_checker(title, learner if callable(clip_global_norm) else clip_global_norm,
-                       reference, _clip_cases(), mistakes, rtol=1e-10, atol=1e-12,
+    return run_checker(title, learner if callable(clip_fn) else clip_fn,
+                       expected, _clip_cases(), mistakes, rtol=1e-10, atol=1e-12,
                        extra_check=_inputs_kept(("grads", "max_norm"), "return clipped "
                                                 "copies and leave grads as it was."))
 
@@ -982,6 +988,76 @@ def check_clip_value(clip_value):
                        mistakes, rtol=1e-12,
                        extra_check=_inputs_kept(("g", "c"), "return a clipped copy and "
                                                 "leave g as it was."))
+
+
+def _per_array_clip(grads, max_norm):
+    norms = [float(np.sqrt(np.sum(g * g))) for g in grads]
+    return [g * (max_norm / max(n, max_norm)) for g, n in zip(grads, norms)], norms
+
+
+def _check_per_array_norms(norms, count):
+    """Raises :class:`AnswerFormat` unless ``norms``, per-array clipping's second item,
+    is ``count`` real numbers (a list, a tuple or a 1-D array)."""
+    numbers = _as_numbers(norms)
+    if (isinstance(norms, (list, tuple, np.ndarray)) and numbers is not None
+            and numbers.shape == (count,)):
+        return
+    single = (" (one number, like a global norm: per-array clipping measures each "
+              "array on its own)" if numbers is not None and numbers.ndim == 0 else "")
+    raise AnswerFormat("the second item must be the list of the norms before clipping, "
+                       f"one number per array in grads ({count} here); yours was "
+                       f"{_fmt(norms)[:80]}{single}")
+
+
+def _clip_per_array_mistakes():
+    """Per-array clipping's mistake models. Per-array clipping is global-norm clipping
+    of one array at a time, so the global-norm exercises' models (run on one array at a
+    time, found by name; their ``per_array`` model is then the right answer and is left
+    out) are its mistakes too; and clipping by the global norm instead."""
+    hints = {
+        "by_value": "that clips each entry separately (clipping by value), which changes "
+                    "each array's direction. Scale each array as a whole, by "
+                    "max_norm / max(its norm, max_norm).",
+        "always_scale": "an array whose norm is already below max_norm must stay "
+                        "unchanged: scale by max_norm / max(norm, max_norm).",
+        "norm_after": "return each array's norm *before* clipping: that is what a log of "
+                      "the layers' gradient norms plots.",
+        "l1": "use the Euclidean (L2) norm: the square root of the sum of squares.",
+        "torch_rule": "that is PyTorch's rule, max_norm / (norm + 1e-6), applied to each "
+                      "array. This exercise asks for the exact rule, "
+                      "max_norm / max(norm, max_norm), as tf.clip_by_norm and "
+                      "ol.clipping.clip_by_norm use.",
+    }
+
+    def one_at_a_time(model):
+        def wrong(grads, max_norm):
+            outs = [model([g], max_norm) for g in grads]  # each: clipped..., norm
+            return np.concatenate([o[:-1] for o in outs] + [o[-1:] for o in outs])
+        return wrong
+
+    def by_global_norm(norms):
+        def wrong(grads, max_norm):
+            clipped, total = _global_clip(grads, max_norm)
+            return _flat((clipped, [total] * len(grads) if norms == "global"
+                          else _per_array_clip(grads, max_norm)[1]))
+        return wrong
+
+    global_hint = ("that scales every array by the same factor, from the global norm of "
+                   "all arrays together (global-norm clipping). Per-array clipping "
+                   "measures each array on its own: array i is scaled by "
+                   "max_norm / max(norm_i, max_norm).")
+    return ([(by_global_norm("per array"), global_hint),
+             (by_global_norm("global"), global_hint)]
+            + [(one_at_a_time(model), hints[model.__name__])
+               for model, _ in _clip_mistakes() if model.__name__ in hints])
+
+
+def check_clip_per_array(clip_per_array):
+    """Exercise: ``clip_per_array(grads, max_norm) -> (clipped_list, norms_before)``: each
+    array clipped on its own to L2 norm at most max_norm (tf ``clip_by_norm`` per array,
+    ``ol.clipping.clip_by_norm``), copies returned, the inputs left as they were."""
+    return _clip_checker("clip_per_array", clip_per_array, _clip_per_array_mistakes(),
+                         reference=_per_array_clip, per_array=True)
 
 
 # --- Chapter 6 -------------------------------------------------------------------

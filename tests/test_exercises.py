@@ -599,6 +599,72 @@ def test_the_global_norm_checker_accepts_optlib_exact_clipping(capsys):
     assert ok, out
 
 
+def per_array_right(grads, c):
+    norms = [np.sqrt(np.sum(g**2)) for g in grads]
+    return [g * c / max(n, c) for g, n in zip(grads, norms)], norms
+
+
+def norms_of(gs):
+    return [np.linalg.norm(g) for g in gs]
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda gs, c: (clip_right(gs, c)[0], norms_of(gs)), "global-norm clipping"),
+    (lambda gs, c: (clip_right(gs, c)[0], [clip_right(gs, c)[1]] * len(gs)),
+     "global-norm clipping"),
+    (lambda gs, c: (per_array_right(gs, c)[0], norms_of(per_array_right(gs, c)[0])),
+     "each array's norm *before* clipping"),
+    (lambda gs, c: ([np.clip(g, -c, c) for g in gs], norms_of(gs)), "clipping by value"),
+    (lambda gs, c: ([g * c / n if n else g for g, n in zip(gs, norms_of(gs))],
+                    norms_of(gs)), "already below max_norm must stay unchanged"),
+    (lambda gs, c: ([g * c / max(np.abs(g).sum(), c) for g in gs],
+                    [np.abs(g).sum() for g in gs]), "Euclidean (L2) norm"),
+    (lambda gs, c: ([g * min(1.0, c / (n + 1e-6)) for g, n in zip(gs, norms_of(gs))],
+                    norms_of(gs)), "PyTorch's rule"),
+    (lambda gs, c: (per_array_right(gs, c)[0], clip_right(gs, c)[1]),
+     "one number, like a global norm"),
+    (lambda gs, c: per_array_right(gs, c)[0],
+     "return a tuple, (list of clipped arrays, list of the norms before clipping)"),
+    (lambda gs, c: (per_array_right(gs, c)[0], norms_of(gs)[:1]),
+     "one number per array in grads (2 here)"),
+])
+def test_clip_per_array_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_clip_per_array, answer, capsys)
+    assert ok is False and hint in out, out
+    assert "raised" not in out
+
+
+def test_clip_per_array_rejects_clipping_in_place(capsys):
+    def in_place(grads, c):
+        norms = norms_of(grads)
+        for g, n in zip(grads, norms):
+            g *= c / max(n, c)
+        return grads, norms
+
+    ok, out = check(E.check_clip_per_array, in_place, capsys)
+    assert ok is False and "changed grads in place" in out
+
+
+@pytest.mark.parametrize("norms", [list, tuple, np.array])
+def test_clip_per_array_accepts_the_norms_as_any_sequence(norms, capsys):
+    ok, out = check(E.check_clip_per_array, lambda gs, c: (
+        per_array_right(gs, c)[0], norms(per_array_right(gs, c)[1])), capsys)
+    assert ok and "all 7 cases pass" in out
+
+
+def test_clip_per_array_accepts_optlib_and_reports_a_stub(capsys):
+    def via_optlib(grads, c):
+        out = [np.array(g, dtype=float) for g in grads]
+        return out, ol.clipping.clip_by_norm(out, c)
+
+    ok, out = check(E.check_clip_per_array, via_optlib, capsys)
+    assert ok, out
+    ok, out = check(E.check_clip_per_array, stub, capsys)
+    assert ok is False and "not attempted yet" in out and "Traceback" not in out
+    ok, out = check(E.check_clip_per_array, "clip", capsys)
+    assert ok is False and "pass your function itself" in out
+
+
 # --- chapter 6: newton_step, backtracking, two_loop ------------------------------
 
 def newton_right(x, grad, hess):
