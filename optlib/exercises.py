@@ -396,6 +396,9 @@ def check_step_decay(step_decay_lr):
          "k // step_size."),
         (lambda lr0, s, g, k: lr0 * (1 - g) ** (k // s),
          "gamma is the factor the rate is multiplied by, not the fraction removed."),
+        (lambda lr0, s, g, k: s * k ** (lr0 // g),  # right, but def f(k, lr0, s, gamma)
+         "your function takes the step k first, as sgdr_lr and warmup_cosine_lr do; "
+         "this one is called as step_decay_lr(lr0, step_size, gamma, k), with k last."),
     ]
     return run_checker("step_decay_lr", step_decay_lr, reference, _step_decay_cases(),
                        mistakes, rtol=1e-12)

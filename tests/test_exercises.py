@@ -179,6 +179,7 @@ def step_decay_right(lr0, s, gamma, k):
     (lambda lr0, s, g, k: lr0 * g ** int(np.ceil(k / s)), "rounding up"),
     (lambda lr0, s, g, k: lr0 * g ** (k % s), "restarts every period"),
     (lambda lr0, s, g, k: lr0 * (1 - g) ** (k // s), "not the fraction removed"),
+    (lambda k, lr0, s, g: lr0 * g ** (k // s), "takes the step k first"),
 ])
 def test_step_decay_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_step_decay, answer, capsys)
