@@ -775,7 +775,8 @@ def _adam_mistakes():
 
 
 def check_adam_step(adam_step):
-    """Exercise: ``adam_step(w, m, v, grad, t, lr, b1, b2, eps) -> (w, m, v)``, t from 1."""
+    """Exercise: ``adam_step(w, m, v, grad, t, lr, b1, b2, eps) -> (w_new, m_new, v_new)``,
+    t from 1."""
     return run_checker("adam_step", adam_step, _adam, _adam_cases(), _adam_mistakes(),
                        rtol=1e-10, returns=("w_new", "m_new", "v_new"))
 
@@ -799,7 +800,7 @@ def _adagrad(w, s, g, lr, eps):
 
 
 def check_adagrad_step(adagrad_step):
-    """Exercise: ``adagrad_step(w, s, grad, lr, eps) -> (w, s)``."""
+    """Exercise: ``adagrad_step(w, s, grad, lr, eps) -> (w_new, s_new)``."""
     rng = np.random.default_rng(7)
     cases = [(np.array([1.0, 1.0]), np.zeros(2), np.array([2.0, 0.1]), 0.5, 1e-10),
              (np.array([0.0]), np.array([4.0]), np.array([3.0]), 0.1, 1e-10)]
