@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import optlib as ol
@@ -167,23 +167,72 @@ def test_two_loop_satisfies_secant_equation():
     np.testing.assert_allclose(out, S[m - 1], rtol=1e-9)
 
 
-@given(st.floats(-3, 3), st.floats(-3, 3), st.floats(-3, 3), st.floats(-3, 3),
+def hermite(f, width):
+    """What a line search knows of the polynomial f on [0, width]: (a, f(a), f'(a), b,
+    f(b), f'(b))."""
+    df = f.deriv()
+    return 0.0, f(0.0), df(0.0), width, f(width), df(width)
+
+
+def both_orders(data):
+    """cubic_minimizer from (a, ..., b, ...) and from the same data as (b, ..., a, ...)."""
+    return K.cubic_minimizer(*data), K.cubic_minimizer(*data[3:], *data[:3])
+
+
+SIGNED_SIZE = st.tuples(st.sampled_from([-1.0, 1.0]), st.floats(0.01, 3)).map(
+    lambda t: t[0] * t[1])
+
+
+@given(SIGNED_SIZE, st.floats(-3, 3), st.floats(0.1, 3), st.floats(-3, 3),
        st.floats(0.05, 2))
 @settings(max_examples=60, deadline=None)
-def test_cubic_minimizer_finds_the_cubics_minimum(c0, c1, c2, c3, width):
-    """For a cubic p with a local minimum, the kernel returns it from (a, b) data."""
-    p = np.polynomial.Polynomial([c0, c1, c2, c3])
-    a, b = 0.0, width
-    got = K.cubic_minimizer(a, p(a), p.deriv()(a), b, p(b), p.deriv()(b))
-    if abs(c3) <= 1e-3:  # (nearly) a quadratic: NumPy's roots may overflow, skip them
-        assert isinstance(got, float)
-        return
-    crit = [r.real for r in p.deriv().roots() if abs(r.imag) < 1e-12]
-    minima = [r for r in crit if p.deriv(2)(r) > 1e-9]
-    if minima:
-        assert got == pytest.approx(minima[0], rel=1e-6, abs=1e-6)
-    elif not crit:
-        assert math.isnan(got)
+def test_cubic_minimizer_finds_the_local_minimum(A, r, gap, c0, width):
+    """f' = A (x - r)(x - r - gap): f's local minimum is the root where f'' > 0, r + gap
+    if A > 0, r if A < 0; the other root is its local maximum."""
+    top, bottom = (r, r + gap) if A > 0 else (r + gap, r)
+    # eq. 3.59 is 0/0 with the maximum at the midpoint (see below), ill-conditioned near it
+    assume(abs(top - width / 2) > 1e-6)
+    f = (A * np.polynomial.Polynomial.fromroots([r, r + gap])).integ(k=c0)
+    for got in both_orders(hermite(f, width)):
+        assert got == pytest.approx(bottom, rel=1e-6, abs=1e-6)
+
+
+@given(SIGNED_SIZE, st.floats(-3, 3), st.floats(0.1, 3), st.floats(-3, 3),
+       st.floats(0.05, 2))
+@settings(max_examples=40, deadline=None)
+def test_cubic_minimizer_is_nan_without_a_critical_point(A, m, q, c0, width):
+    """f' = A ((x - m)^2 + q^2) never vanishes: f is monotonic, it has no minimiser."""
+    f = (A * np.polynomial.Polynomial([m * m + q * q, -2 * m, 1.0])).integ(k=c0)
+    assert all(math.isnan(got) for got in both_orders(hermite(f, width)))
+
+
+@given(st.floats(-1e-3, 1e-3), st.floats(0.1, 3), st.floats(-3, 3), st.floats(-3, 3),
+       st.floats(0.05, 2))
+@example(0.0, 1.0, -1.0, 0.0, 0.5)
+@settings(max_examples=60, deadline=None)
+def test_cubic_minimizer_of_a_near_convex_quadratic_is_near_its_vertex(c3, c2, c1, c0,
+                                                                       width):
+    """A convex quadratic plus a cubic term of at most 1e-3, down to subnormal ones (for
+    which NumPy's roots overflow): the minimum is the root of f' = 3 c3 x^2 + 2 c2 x + c1
+    where f'' = sqrt(4 c2^2 - 12 c3 c1) > 0, written without cancellation below; for
+    c3 = 0 it is the vertex -c1 / (2 c2)."""
+    want = -2 * c1 / (2 * c2 + math.sqrt(4 * c2**2 - 12 * c3 * c1))
+    f = np.polynomial.Polynomial([c0, c1, c2, c3])
+    for got in both_orders(hermite(f, width)):
+        assert got == pytest.approx(want, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("coef,width,want", [
+    ([0.0, 1.0, -1.0], 2.0, math.nan),        # a concave quadratic
+    ([1.0, 2.0], 0.5, math.nan),              # a line
+    ([0.0, 3.0, -3.0, 1.0], 0.5, 1.0),        # f' = 3 (x - 1)^2: the inflection point
+    ([0.0, 3.0, -3.0, 1.0], 2.0, math.nan),   # the same at the midpoint
+    ([0.0, 3.0, -3.75, 1.0], 1.0, math.nan)])  # f' = 3 (x - 1/2)(x - 2): max. at midpoint
+def test_cubic_minimizer_where_its_formula_degenerates(coef, width, want):
+    """The cases of the second paragraph of cubic_minimizer's docstring, on data for
+    which every operation of the kernel is exact: the results of exact arithmetic."""
+    got = both_orders(hermite(np.polynomial.Polynomial(coef), width))
+    np.testing.assert_array_equal(got, [want, want])
 
 
 def test_cubic_minimizer_equal_points_is_nan():

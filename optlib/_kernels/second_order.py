@@ -111,8 +111,19 @@ def two_loop(g, S, Y, rho, newest, count, gamma, alpha, out):
 
 @njit(cache=True, error_model="numpy")
 def cubic_minimizer(a, fa, da, b, fb, db):
-    """The minimiser of the cubic with values fa, fb and slopes da, db at a and b, or NaN
-    when that cubic has no minimiser (Nocedal & Wright, eq. 3.59)."""
+    """The minimiser of the cubic with values fa, fb and slopes da, db at a and b
+    (Nocedal & Wright, eq. 3.59; a < b or b < a), the vertex for a convex quadratic; NaN
+    when a == b or when the cubic's slope has no real root (it has no critical point).
+
+    The formula degenerates where the cubic has no minimiser though its slope vanishes,
+    and where its local maximum lies at the midpoint (a + b) / 2. In exact arithmetic
+    it gives NaN for a concave quadratic, a line, and a maximum (or a double root of the
+    slope) at the midpoint, its denominator being 0; for a slope with a double root r
+    elsewhere (an inflection point, no minimiser) it gives r. Rounding can turn these
+    results into NaN, a meaningless finite number, or a value near r. Callers must
+    check the result: the line searches of optlib.second_order clamp it (extrapolating)
+    or bisect instead (inside a bracket).
+    """
     if a == b:
         return math.nan
     d1 = da + db - 3.0 * (fa - fb) / (a - b)
