@@ -9,6 +9,28 @@ import pytest
 import optlib as ol
 
 
+@pytest.fixture
+def shown(monkeypatch):
+    """The figures the widgets show, in order. Headless there is no kernel, so the
+    ipywidgets Output widget captures nothing (its outputs stay empty): plt.show records
+    the current figure instead."""
+    figures = []
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: figures.append(plt.gcf()))
+    return figures
+
+
+def line(ax, label=None):
+    """The (x, y) data of the line of ``ax`` with this label (of its first line if None)."""
+    lines = [ln for ln in ax.get_lines() if label is None or ln.get_label() == label]
+    assert lines, f"no line labelled {label!r}"
+    return lines[0].get_xydata()
+
+
+def positive(gap):
+    """A gap f - f* as the log-scale panels draw it: NaN where it is not positive."""
+    return np.where(gap > 0, gap, np.nan)
+
+
 def test_every_optimizer_has_its_own_colour():
     colours = list(ol.plotting.COLORS.values())
     assert len(set(colours)) == len(colours)
@@ -106,12 +128,19 @@ def test_explorable_bad_input(kwargs, exc, words):
         ol.explorables.lr_sweep(**kwargs)
 
 
-def test_widget_builds_and_redraws():
+def test_widget_builds_and_redraws(shown):
     pytest.importorskip("ipywidgets")
     box = ol.widgets.lr_explorer(landscape="rosenbrock", lr=1e-3, steps=50)
     slider = box.children[1].children[0]
     assert slider.description == "log10 lr" and slider.value == pytest.approx(-3.0)
-    slider.value = -2.0  # the callback runs the trajectory and draws without error
+    slider.value = -3.5
+    assert len(shown) == 2  # one figure when built, one for the change
+    fn = ol.functions.rosenbrock()
+    run = ol.trajectory.run(ol.optim.GD(lr=10.0**-3.5), fn, fn.x0, steps=50)
+    assert not run.diverged
+    path_ax, loss_ax = shown[-1].axes
+    np.testing.assert_array_equal(line(path_ax, "lr = 0.000316"), run.x)
+    np.testing.assert_array_equal(line(loss_ax)[:, 1], positive(run.loss - fn.min_value))
     with pytest.raises(ValueError, match="landscape must be one of"):
         ol.widgets.lr_explorer(landscape="sphere")
     with pytest.raises(ValueError, match=r"lr must be in \[1e-05"):
@@ -135,11 +164,17 @@ def test_digits_run_uses_the_schedule_it_names():
         ol.explorables.digits_run("linear", 0.5, 1)
 
 
-def test_schedule_widget_builds_and_redraws():
+def test_schedule_widget_builds_and_redraws(shown):
     pytest.importorskip("ipywidgets")
     box = ol.widgets.schedule_explorer(schedule="one-cycle", epochs=3)
-    dropdown = box.children[0].children[0]
+    dropdown, log_peak = box.children[0].children[:2]
     dropdown.value = "cosine restarts"
+    assert len(shown) == 2
+    lr, hist = ol.explorables.digits_run("cosine restarts", 10.0**log_peak.value, 2, 3)
+    lr_ax, loss_ax = shown[-1].axes
+    np.testing.assert_array_equal(line(lr_ax, "cosine restarts")[:, 1], lr)
+    np.testing.assert_array_equal(line(loss_ax, "cosine restarts")[:, 1], hist.train_loss)
+    assert shown[-1].get_suptitle().startswith("cosine restarts: test accuracy")
     with pytest.raises(ValueError, match="peak must be in"):
         ol.widgets.schedule_explorer(peak=0.0)
 
@@ -161,10 +196,17 @@ def test_rate_map_marks_the_optimum_where_theory_puts_it():
     assert star.get_ydata()[0] == pytest.approx(m)
 
 
-def test_momentum_widget_builds_and_redraws():
+def test_momentum_widget_builds_and_redraws(shown):
     pytest.importorskip("ipywidgets")
     box = ol.widgets.momentum_explorer(steps=20)
     box.children[0].children[1].value = 0.5
+    assert len(shown) == 2
+    fn = ol.functions.quadratic(cond=50.0, angle=0.5)
+    run = ol.trajectory.run(ol.optim.HeavyBall(1.0 / fn.L, 0.5), fn, steps=20)
+    path_ax, map_ax = shown[-1].axes[:2]
+    label = f"lr={1.0 / fn.L:.3g}, $\\gamma$=0.50"
+    np.testing.assert_array_equal(line(path_ax, label), run.x)
+    np.testing.assert_allclose(line(map_ax, "this run"), [[1.0, 0.5]])  # lr x L, momentum
     with pytest.raises(ValueError, match="momentum must be in"):
         ol.widgets.momentum_explorer(momentum=1.5)
 
@@ -181,10 +223,18 @@ def test_race_animation_and_runs():
         ol.explorables.race_runs(fn, {"sgd": 0.1}, 10)
 
 
-def test_race_widget_builds_and_redraws():
+def test_race_widget_builds_and_redraws(shown):
     pytest.importorskip("ipywidgets")
     box = ol.widgets.race_explorer({"gd": 1e-3, "adam": 1e-2}, steps=50)
-    box.children[0].children[1].value = -2.5
+    box.children[0].children[1].value = -2.5  # gd's rate
+    assert len(shown) == 2
+    fn = ol.functions.rosenbrock()
+    runs = ol.explorables.race_runs(fn, {"gd": 10.0**-2.5, "adam": 10.0**-2}, 50)
+    path_ax, loss_ax = shown[-1].axes
+    for name, run in runs.items():
+        np.testing.assert_array_equal(line(path_ax, name), run.x)
+        np.testing.assert_array_equal(line(loss_ax, name)[:, 1],
+                                      positive(run.loss - fn.min_value))
     with pytest.raises(ValueError, match="racer must be one of"):
         ol.widgets.race_explorer({"lion": 1e-3})
 
@@ -211,10 +261,17 @@ def test_widgets_that_train_a_network_redraw_only_where_a_slider_is_released():
     assert ol.widgets.lr_explorer(steps=20).children[1].children[0].continuous_update
 
 
-def test_clipping_widget_builds_and_redraws():
+def test_clipping_widget_builds_and_redraws(shown):
     pytest.importorskip("ipywidgets")
     box = ol.widgets.clipping_explorer(epochs=1)
+    assert line(shown[0].axes[0], "threshold 0.316228")[0, 1] == 10.0**-0.5
     box.children[0].children[1].value = True       # no clipping
+    assert len(shown) == 2
+    hist = ol.explorables.adding_run(None, epochs=1)
+    norm_ax, loss_ax = shown[-1].axes
+    assert len(norm_ax.get_lines()) == 1            # the trace, no threshold line
+    np.testing.assert_array_equal(line(norm_ax)[:, 1], hist.grad_norm)
+    np.testing.assert_array_equal(line(loss_ax)[:, 1], hist.test_loss)
     with pytest.raises(ValueError, match="log_threshold must be in"):
         ol.widgets.clipping_explorer(log_threshold=5.0)
 
@@ -249,11 +306,20 @@ def test_second_order_panels_mark_short_steps():
     plt.close(fig)
 
 
-def test_second_order_widget_builds_and_redraws():
+def test_second_order_widget_builds_and_redraws(shown):
     pytest.importorskip("ipywidgets")
     box = ol.widgets.second_order_explorer()
     box.children[0].children[1].value = "L-BFGS"
     box.children[0].children[2].value = 2
+    assert len(shown) == 3
+    fn = ol.functions.himmelblau()
+    res = ol.explorables.second_order_run(fn, "L-BFGS", [0.0, 0.0], m=2)
+    assert not np.array_equal(res.path, ol.explorables.second_order_run(
+        fn, "L-BFGS", [0.0, 0.0], m=5).path)       # the memory slider changed the run
+    path_ax, gap_ax = shown[-1].axes
+    np.testing.assert_array_equal(line(path_ax, "L-BFGS"), res.path)
+    np.testing.assert_array_equal(line(gap_ax, "L-BFGS")[:, 1],
+                                  positive(res.loss - fn.min_value))
     with pytest.raises(ValueError, match="m must be an integer in"):
         ol.widgets.second_order_explorer(m=0)
 
@@ -293,10 +359,17 @@ def test_recipe_run_trains_with_the_named_chain():
         ol.explorables.recipe_run("adam", 1e-3)
 
 
-def test_recipe_widget_builds_and_redraws():
+def test_recipe_widget_builds_and_redraws(shown):
     pytest.importorskip("ipywidgets")
     box = ol.widgets.recipe_explorer(epochs=1)
-    box.children[0].children[0].value = "sgd"
+    menu, log_lr = box.children[0].children
+    menu.value = "sgd"
+    assert len(shown) == 2
+    hist = ol.explorables.recipe_run("sgd", 10.0**log_lr.value, epochs=1)
+    lr_ax, loss_ax = shown[-1].axes
+    np.testing.assert_array_equal(line(lr_ax, "sgd")[:, 1], hist.lr)
+    np.testing.assert_array_equal(line(loss_ax, "sgd")[:, 1], hist.train_loss)
+    assert shown[-1].get_suptitle().startswith("sgd: test accuracy")
     with pytest.raises(ValueError, match="recipe must be one of"):
         ol.widgets.recipe_explorer(recipe="lion")
 
