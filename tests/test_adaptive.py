@@ -6,10 +6,12 @@
   and a few float32 runs made entirely in float32. Every case's torch arguments are
   stored beside its values (JSON). When torch is importable, random settings are also
   compared live.
-* The naive references below are plain NumPy loops written from
-  ``shared/reference-semantics.md`` section 1, slow and obvious on purpose. They are
-  checked against the stored torch values, then used on both paths of
-  ``ol.trajectory.run`` (the jitted loop and the Python loop through ``opt.step``).
+* The naive references below are plain NumPy loops, slow and obvious on purpose,
+  written from the pseudo-code in the documentation of torch.optim.Adagrad, RMSprop,
+  Adam, AdamW and NAdam (e.g. Adam: m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t),
+  p -= lr m_hat / (sqrt(v_hat) + eps); AMSGrad takes the maximum of the raw v before
+  dividing). They are checked against the stored torch values, then used on both paths
+  of ``ol.trajectory.run`` (the jitted loop and the Python loop through ``opt.step``).
 """
 
 import inspect

@@ -5,8 +5,11 @@
   (``clipping_runs``); every case's arguments are stored beside its values (JSON), and
   a live comparison runs when torch is importable.
 * ``clip_grad_norm(exact=True)`` and ``clip_by_norm`` are compared with optax's and
-  TensorFlow's rules written below in NumPy from ``shared/reference-semantics.md`` section 4
-  (and TensorFlow's ``clip_ops.py``: ``t * c / maximum(l2norm, c)``).
+  TensorFlow's rules, written below in NumPy: tf.clip_by_global_norm's documented
+  ``t * clip_norm / max(global_norm, clip_norm)``, every entry NaN if the global norm is
+  infinite; tf.clip_by_norm's ``t * clip_norm / max(l2norm(t), clip_norm)`` (TensorFlow's
+  ``clip_ops.py``); optax.clip_by_global_norm's ``select(g_norm < max_norm, t, t /
+  g_norm * max_norm)`` (``optax/transforms/_clipping.py``), with no epsilon.
 * The naive references are plain NumPy, slow and obvious on purpose.
 """
 

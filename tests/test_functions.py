@@ -66,7 +66,12 @@ def test_rosenbrock_agrees_with_scipy(dim):
         np.testing.assert_allclose(fn.hess(x), so.rosen_hess(x), rtol=1e-13, atol=1e-12)
 
 
-# Published minima (reference-semantics.md; scipy's go_benchmark functions).
+# Published minima: scipy's global-optimization benchmarks (benchmarks/benchmarks/
+# go_benchmark_functions in scipy's repository) give Rosenbrock's, Beale's, Rastrigin's,
+# the six-hump camel's and Himmelblau's (3, 2); Himmelblau's other three are the
+# six-digit values of Wikipedia's "Himmelblau's function"; Booth's (1, 3) solves
+# x + 2y = 7, 2x + y = 5; the saddle is optlib's own x^2 + y^4/4 - y^2/2. The tests
+# below check that each is stationary with a positive definite Hessian.
 PUBLISHED = {
     "rosenbrock": ([[1.0, 1.0]], 0.0),
     "beale": ([[3.0, 0.5]], 0.0),

@@ -6,8 +6,10 @@
   (``momentum_runs``); every case's SGD arguments are stored beside its values (JSON).
 * ``HeavyBall`` is the textbook form (``v = gamma v + lr g; w -= v``) and
   ``NesterovLookahead`` the same update with the gradient taken at ``w - gamma v``.
-* The naive references below are plain NumPy loops written from
-  ``shared/reference-semantics.md`` section 1, slow and obvious on purpose.
+* The naive references below are plain NumPy loops, slow and obvious on purpose,
+  written from the pseudo-code in torch.optim.SGD's documentation and its note on the
+  momentum form (``v = mu v + g; p -= lr v``, "in contrast to Sutskever et al. and
+  other frameworks", which use ``v = mu v + lr g; p -= v``).
 """
 
 import json
@@ -70,7 +72,7 @@ def naive_heavy_ball(p0, grad, lrs, gamma, lookahead=False):
 
 
 def unrolled(p0, grad, lrs, gamma, form):
-    """The unrolled sums of reference-semantics.md section 1 (O(T^2), no velocity at all):
+    """Both forms' updates unrolled into sums over past gradients (O(T^2), no velocity):
 
     torch form     w_{t+1} = w_t - lr_t * sum_{k<=t} gamma^(t-k) g_k
     textbook form  w_{t+1} = w_t - sum_{k<=t} gamma^(t-k) lr_k g_k
@@ -332,7 +334,10 @@ def test_the_forms_part_after_an_lr_drop_as_the_unrolled_formulas_say():
 
 
 def test_rescaling_the_torch_buffer_at_the_drop_maps_it_onto_the_textbook_form():
-    """reference-semantics.md: multiply the buffer by lr_old / lr_new at the change."""
+    """While lr is constant the textbook velocity is lr times torch's buffer (by
+    induction from the first step, where the buffer is g and the velocity lr g), so
+    multiplying the buffer by lr_old / lr_new at the change keeps that true for the
+    new rate."""
     r = np.random.default_rng(8)
     A, _ = random_spd(r, 3)
     c = r.uniform(1, 2, 3)
