@@ -484,8 +484,8 @@ def trajectory_speedup(steps=100_000, repeat=3, numpy_steps=10_000):
            "hand-written jitted loop":
            measure(lambda: hand_adam_rosenbrock(steps), repeat),
            "dependency chain alone":
-           measure(lambda: _k.adam_rosenbrock_chain(fn.x0.astype(np.float64), LR, *BETAS,
-                                                    EPS, *fn.prm, steps), repeat),
+           measure(lambda: _k.adam_rosenbrock_chain(fn.x0.astype(np.float64), LR, 1.0,
+                                                    *BETAS, EPS, *fn.prm, steps), repeat),
            "pure Python floats":
            measure(lambda: python_adam_rosenbrock(fn.x0, steps), slow)}
     m = min(steps, numpy_steps)

@@ -146,7 +146,7 @@ def test_the_floor_of_the_trajectory_benchmark_is_adam_without_bias_correction()
         x -= lr * m[0] / (math.sqrt(v[0]) + 1e-8)
         y -= lr * m[1] / (math.sqrt(v[1]) + 1e-8)
     got = np.array([0.3, -0.8])
-    KP.adam_rosenbrock_chain(got, lr, b1, b2, 1e-8, a, b, 500)
+    KP.adam_rosenbrock_chain(got, lr, 1.0, b1, b2, 1e-8, a, b, 500)
     np.testing.assert_array_equal(got, [x, y])
 
 

@@ -74,13 +74,14 @@ def adam_rosenbrock(x, lr, b1, b2, eps, a, b, xs, fs, gnorms):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def adam_rosenbrock_chain(x, lr, b1, b2, eps, a, b, steps):
+def adam_rosenbrock_chain(x, step_size, bc2_sqrt, b1, b2, eps, a, b, steps):
     """What is left of :func:`adam_rosenbrock` when only the chain of dependent arithmetic
-    remains: each step's gradient, moments and update, in the same order, with both bias
-    corrections at 1 (their value from t = 40,000 on) and nothing recorded; x (2,) is
+    remains: each step's gradient, moments and update, in the same order, with Adam's
+    scalars lr / (1 - b1^t) and sqrt(1 - b2^t) held at the given values (lr and 1 give
+    Adam's iterates once both corrections round to 1) and nothing recorded; x (2,) is
     updated in place. Each step needs the point the step before computed, so the sum of
     these latencies bounds from below any loop that computes Adam's iterates with this
-    arithmetic."""
+    arithmetic (its divisions included: both scalars are run-time values here)."""
     x0, x1 = x[0], x[1]
     m0 = m1 = v0 = v1 = 0.0
     (w1, w1_rest), w2 = lerp_weights(1.0 - b1, x), 1.0 - b2
@@ -89,6 +90,6 @@ def adam_rosenbrock_chain(x, lr, b1, b2, eps, a, b, steps):
         g1 = 2.0 * b * (x1 - x0**2)
         m0, m1 = lerp(m0, g0, w1, w1_rest), lerp(m1, g1, w1, w1_rest)
         v0, v1 = b2 * v0 + w2 * g0 * g0, b2 * v1 + w2 * g1 * g1
-        x0 -= lr * m0 / (math.sqrt(v0) + eps)
-        x1 -= lr * m1 / (math.sqrt(v1) + eps)
+        x0 -= step_size * m0 / (math.sqrt(v0) / bc2_sqrt + eps)
+        x1 -= step_size * m1 / (math.sqrt(v1) / bc2_sqrt + eps)
     x[0], x[1] = x0, x1
