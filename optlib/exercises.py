@@ -66,14 +66,16 @@ def _call(fn, args):
     it (Unix, the main thread: where a notebook runs its cells)."""
     if not hasattr(signal, "setitimer") or threading.current_thread() is not \
             threading.main_thread():
-        return fn(*args)
+        with np.errstate(all="ignore"):  # a NaN or inf answer is reported as such
+            return fn(*args)
 
     def stop(signum, frame):
         raise _TooSlow
     previous = signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
     try:
-        return fn(*args)
+        with np.errstate(all="ignore"):
+            return fn(*args)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -161,12 +163,26 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
               f"  input:    {', '.join(_fmt(a) for a in args)}\n"
               f"  expected: {shown_expected}\n"
               f"  got:      {shown_got}")
-        hint = side_effect or _diagnose(learner, got, i, cases, mistakes, rtol, atol)
+        hint = (side_effect or _diagnose(learner, got, i, cases, mistakes, rtol, atol)
+                or _low_precision(got))
         if hint:
             print(f"  Hint: {hint}")
         return False
     print(f"{PASS} {title}: all {len(cases)} cases pass.")
     return True
+
+
+def _low_precision(got):
+    """A hint when the answer holds float32 or float16 numbers, whose rounding alone can
+    miss a check made in float64; None otherwise."""
+    if isinstance(got, (list, tuple)):
+        return next(filter(None, map(_low_precision, got)), None)
+    dtype = getattr(got, "dtype", None)
+    if dtype in (np.float32, np.float16):
+        return (f"your answer is in {dtype} ({np.finfo(dtype).precision} digits); "
+                "the check is made in float64: compute in float64 (np.float64, or "
+                "arrays created without dtype=np.float32).")
+    return None
 
 
 def _returning(learner, names, reference):
@@ -691,6 +707,14 @@ def check_nesterov_step(nesterov_step):
         (lambda w, v, g, lr, mu: _nesterov(w, v, g, lr, mu, dampening=mu),
          "(1 - momentum) * grad makes a dampened buffer (a moving average); torch's "
          "Nesterov needs dampening 0: add the raw gradient, v_new = momentum * v + grad."),
+        (lambda w, v, g, lr, mu: (w + lr * (mu * (mu * v - g) - g), mu * v - g),
+         "your velocity has the other sign (v_new = momentum * v - grad). In torch's form "
+         "the buffer adds the gradient, v_new = momentum * v + grad, and the step "
+         "subtracts: w - lr * (grad + momentum * v_new)."),
+        (lambda w, v, g, lr, mu: (w - (mu * v + lr * g), mu * v + lr * g),
+         "that is heavy-ball momentum with lr inside the velocity (w - v_new), with no "
+         "look-ahead. In torch's Nesterov form v_new = momentum * v + grad and the step "
+         "is lr * (grad + momentum * v_new)."),
         (lambda w, v, g, lr, mu: _nesterov(w, v, (1 - mu) * g, lr, mu),
          "(1 - momentum) * grad makes a dampened buffer (a moving average); torch's "
          "Nesterov needs dampening 0: use the raw gradient, v_new = momentum * v + grad "
@@ -700,7 +724,7 @@ def check_nesterov_step(nesterov_step):
                        mistakes, returns=("w_new", "v_new"),
                        extra_check=_inputs_kept(("w", "v", "grad"), "return new arrays "
                                                 "(v_new = momentum * v + grad) and leave "
-                                                "w and v as they were."))
+                                                "w, v and grad as they were."))
 
 
 # --- Chapter 5 -------------------------------------------------------------------
@@ -879,10 +903,9 @@ def _clip_mistakes():
         out = [g * max_norm / max(np.linalg.norm(g), max_norm) for g in grads]
         return _flat((out, np.sqrt(sum(np.sum(g * g) for g in grads))))
 
-    def always_scale(grads, max_norm):
-        total = np.sqrt(sum(np.sum(g * g) for g in grads))
-        s = max_norm / total if total > 0 else 1.0
-        return _flat(([g * s for g in grads], total))
+    def always_scale(grads, max_norm):  # NaN at a zero norm (the unguarded division):
+        total = np.sqrt(sum(np.sum(g * g) for g in grads))  # that case then says nothing
+        return _flat(([g * (max_norm / total) for g in grads], total))
 
     def by_value(grads, max_norm):
         return _flat(([np.clip(g, -max_norm, max_norm) for g in grads],

@@ -410,6 +410,10 @@ def nesterov_right(w, v, g, lr, mu):
     (lambda w, v, g, lr, mu: (w - (lr * g + mu * (mu * v + lr * g)), mu * v + lr * g),
      "lr inside the velocity"),
     (lambda w, v, g, lr, mu: nesterov_right(w, v, (1 - mu) * g, lr, mu), "dampening 0"),
+    (lambda w, v, g, lr, mu: (w + lr * (-g + mu * (mu * v - g)), mu * v - g),
+     "velocity has the other sign"),
+    (lambda w, v, g, lr, mu: (w - (mu * v + lr * g), mu * v + lr * g),
+     "heavy-ball momentum with lr inside"),
     (lambda w, v, g, lr, mu: nesterov_right(w, v, g, lr, mu)[::-1], "wrong order"),
     (lambda w, v, g, lr, mu: nesterov_right(w, v, g, lr, mu)[0],
      "return the 2 items (w_new, v_new)"),
@@ -618,6 +622,8 @@ def norms_of(gs):
     (lambda gs, c: ([np.clip(g, -c, c) for g in gs], norms_of(gs)), "clipping by value"),
     (lambda gs, c: ([g * c / n if n else g for g, n in zip(gs, norms_of(gs))],
                     norms_of(gs)), "already below max_norm must stay unchanged"),
+    (lambda gs, c: ([g * c / n for g, n in zip(gs, norms_of(gs))], norms_of(gs)),
+     "already below max_norm must stay unchanged"),  # NaN at a zero norm, no warning
     (lambda gs, c: ([g * c / max(np.abs(g).sum(), c) for g in gs],
                     [np.abs(g).sum() for g in gs]), "Euclidean (L2) norm"),
     (lambda gs, c: ([g * min(1.0, c / (n + 1e-6)) for g, n in zip(gs, norms_of(gs))],
@@ -633,6 +639,27 @@ def test_clip_per_array_rejects_wrong_answers_with_the_hint(answer, hint, capsys
     ok, out = check(E.check_clip_per_array, answer, capsys)
     assert ok is False and hint in out, out
     assert "raised" not in out
+
+
+def test_numpy_warnings_inside_the_learners_function_are_not_shown(capsys, recwarn):
+    def right(gs, c):  # c / 0.0 is inf for the zero gradient, and min(1, inf) = 1
+        n = np.sqrt(sum(np.sum(g * g) for g in gs))
+        return [g * min(1.0, c / n) for g in gs], n
+    ok, out = check(E.check_clip_global_norm, right, capsys)
+    assert ok, out
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("checker, answer", [
+    (E.check_triangular_lr,
+     lambda k, b, m, s: np.float32(b + (m - b) * (1 - abs((k / s) % 2 - 1)))),
+    (E.check_nesterov_step,
+     lambda *a: tuple(x.astype(np.float32) for x in nesterov_right(*a))),
+    (E.check_gd_step, lambda w, g, lr: (w - lr * g).astype(np.float16)),
+])
+def test_a_right_formula_computed_in_float32_is_told_so(checker, answer, capsys):
+    ok, out = check(checker, answer, capsys)
+    assert ok is False and "the check is made in float64" in out, out
 
 
 def test_clip_per_array_rejects_clipping_in_place(capsys):
