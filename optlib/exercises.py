@@ -1087,6 +1087,66 @@ def check_clip_per_array(clip_per_array):
                          reference=_per_array_clip, per_array=True)
 
 
+def _linf_clip(grads, max_norm, scale_of=None):
+    """Global-norm clipping with the L-infinity norm, the largest |entry| of all arrays;
+    ``scale_of(norm, max_norm)`` replaces the exact rule's factor (mistake models)."""
+    top = max(float(np.max(np.abs(g), initial=0.0)) for g in grads)
+    scale = max_norm / max(top, max_norm) if scale_of is None else scale_of(top, max_norm)
+    return [g * scale for g in grads], top
+
+
+def check_clip_linf(clip_linf):
+    """Exercise: ``clip_linf(grads, max_norm) -> (clipped_list, norm_before)``: global-norm
+    clipping with the L-infinity norm (torch ``clip_grad_norm_(..., norm_type=inf)`` with
+    the exact rule, ``ol.clipping.clip_grad_norm(..., norm_type=np.inf, exact=True)``)."""
+    def by_value(grads, max_norm):
+        return _flat(([np.clip(g, -max_norm, max_norm) for g in grads],
+                      _linf_clip(grads, max_norm)[1]))
+
+    def no_abs(grads, max_norm):  # the largest entry, not the largest |entry|
+        top = max(float(np.max(g)) for g in grads)
+        return _flat(([g * (max_norm / max(top, max_norm)) for g in grads], top))
+
+    def per_array(grads, max_norm):
+        tops = [float(np.max(np.abs(g), initial=0.0)) for g in grads]
+        return _flat(([g * (max_norm / max(t, max_norm)) for g, t in zip(grads, tops)],
+                      max(tops)))
+
+    def l2(grads, max_norm):
+        return _flat(_global_clip(grads, max_norm))
+
+    def l2_norm_linf_scale(grads, max_norm):  # clipped by L-inf, reports the L2 norm
+        return _flat((_linf_clip(grads, max_norm)[0], _global_clip(grads, max_norm)[1]))
+
+    def norm_after(grads, max_norm):
+        clipped, top = _linf_clip(grads, max_norm)
+        return _flat((clipped, min(top, max_norm)))
+
+    def always_scale(grads, max_norm):  # NaN at a zero norm, as the unguarded division
+        return _flat(_linf_clip(grads, max_norm, lambda t, c: c / t))
+
+    mistakes = [
+        (by_value, "that clamps each entry to [-max_norm, max_norm] (clipping by value): "
+                   "the largest entry ends at max_norm, but the others are not scaled "
+                   "with it, so the direction changes. Norm clipping multiplies every "
+                   "entry by the same factor, max_norm / max(norm, max_norm)."),
+        (no_abs, "the L-infinity norm is the largest *absolute* entry: a large negative "
+                 "entry counts too (np.max(np.abs(g)))."),
+        (per_array, "that clips each array by its own largest entry (per-array clipping); "
+                    "global clipping takes the largest |entry| over all arrays together "
+                    "and scales every array by the same factor."),
+        (l2, "that is the Euclidean (L2) norm; this exercise uses the L-infinity norm, the "
+             "largest absolute entry."),
+        (l2_norm_linf_scale, "return the L-infinity norm (the largest |entry| before "
+                             "clipping), not the L2 norm."),
+        (norm_after, "return the norm *before* clipping: that is what a training log "
+                     "plots."),
+        (always_scale, "gradients whose norm is already below max_norm must stay "
+                       "unchanged: scale by max_norm / max(norm, max_norm)."),
+    ]
+    return _clip_checker("clip_linf", clip_linf, mistakes, reference=_linf_clip)
+
+
 # --- Chapter 6 -------------------------------------------------------------------
 
 def _newton_step(x, grad, hess):

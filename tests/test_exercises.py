@@ -693,6 +693,53 @@ def test_clip_per_array_accepts_optlib_and_reports_a_stub(capsys):
     assert ok is False and "pass your function itself" in out
 
 
+def linf_right(grads, c):
+    top = max(np.abs(g).max() for g in grads)
+    return [g * (c / max(top, c)) for g in grads], top
+
+
+def linf_of(gs):
+    return max(np.abs(g).max() for g in gs)
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda gs, c: ([np.clip(g, -c, c) for g in gs], linf_of(gs)), "clipping by value"),
+    (lambda gs, c: ([g * (c / max(max(g.max() for g in gs), c)) for g in gs],
+                    max(g.max() for g in gs)), "largest *absolute* entry"),
+    (lambda gs, c: ([g * (c / max(np.abs(g).max(), c)) for g in gs], linf_of(gs)),
+     "per-array clipping"),
+    (lambda gs, c: clip_right(gs, c), "Euclidean (L2) norm"),
+    (lambda gs, c: (linf_right(gs, c)[0], clip_right(gs, c)[1]),
+     "not the L2 norm"),
+    (lambda gs, c: (linf_right(gs, c)[0], min(linf_of(gs), c)), "*before* clipping"),
+    (lambda gs, c: ([g * c / linf_of(gs) for g in gs], linf_of(gs)),
+     "already below max_norm must stay unchanged"),
+])
+def test_clip_linf_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_clip_linf, answer, capsys)
+    assert ok is False and hint in out, out
+    assert "raised" not in out
+
+
+def test_clip_linf_accepts_optlib_and_reports_a_stub_and_in_place(capsys):
+    def via_optlib(grads, c):
+        out = [np.array(g, dtype=float) for g in grads]
+        return out, ol.clipping.clip_grad_norm(out, c, norm_type=np.inf, exact=True)
+
+    def in_place(grads, c):
+        top = linf_of(grads)
+        for g in grads:
+            g *= c / max(top, c)
+        return grads, top
+
+    assert check(E.check_clip_linf, via_optlib, capsys)[0]
+    assert check(E.check_clip_linf, linf_right, capsys)[0]
+    ok, out = check(E.check_clip_linf, stub, capsys)
+    assert ok is False and "not attempted yet" in out and "Traceback" not in out
+    ok, out = check(E.check_clip_linf, in_place, capsys)
+    assert ok is False and "changed grads in place" in out, out
+
+
 # --- chapter 6: newton_step, backtracking, two_loop ------------------------------
 
 def newton_right(x, grad, hess):
