@@ -164,7 +164,7 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
               f"  expected: {shown_expected}\n"
               f"  got:      {shown_got}")
         hint = (side_effect or _diagnose(learner, got, i, cases, mistakes, rtol, atol)
-                or _low_precision(got))
+                or _low_precision(got, expected))
         if hint:
             print(f"  Hint: {hint}")
         return False
@@ -172,17 +172,28 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
     return True
 
 
-def _low_precision(got):
-    """A hint when the answer holds float32 or float16 numbers, whose rounding alone can
-    miss a check made in float64; None otherwise."""
-    if isinstance(got, (list, tuple)):
-        return next(filter(None, map(_low_precision, got)), None)
-    dtype = getattr(got, "dtype", None)
-    if dtype in (np.float32, np.float16):
-        return (f"your answer is in {dtype} ({np.finfo(dtype).precision} digits); "
-                "the check is made in float64: compute in float64 (np.float64, or "
-                "arrays created without dtype=np.float32).")
-    return None
+def _low_precision(got, expected):
+    """A hint when the answer holds float32 or float16 numbers and is as close to the
+    expected one as their rounding allows, which can still miss a check made in float64;
+    None otherwise (a wrong formula in float32 is not told that float64 would fix it)."""
+    dtypes = [a.dtype for a in _leaves(got) if a.dtype in (np.float32, np.float16)]
+    if not dtypes:
+        return None
+    dtype, numbers = min(dtypes, key=lambda d: d.itemsize), _as_numbers(expected)
+    eps = 8 * float(np.finfo(dtype).eps)
+    if numbers is None or not _close(got, numbers, eps,
+                                     eps * float(np.max(np.abs(numbers), initial=0.0))):
+        return None
+    return (f"your answer is in {dtype} ({np.finfo(dtype).precision} digits); the check "
+            "is made in float64: compute in float64 (np.float64, or arrays created "
+            "without dtype=np.float32).")
+
+
+def _leaves(value):
+    """The arrays and NumPy scalars in ``value``, through lists and tuples."""
+    if isinstance(value, (list, tuple)):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value] if isinstance(value, (np.ndarray, np.generic)) else []
 
 
 def _returning(learner, names, reference):

@@ -662,6 +662,12 @@ def test_a_right_formula_computed_in_float32_is_told_so(checker, answer, capsys)
     assert ok is False and "the check is made in float64" in out, out
 
 
+def test_a_wrong_formula_in_float32_is_not_told_to_use_float64(capsys):
+    ok, out = check(E.check_gd_step, lambda w, g, lr: (w - 2 * lr * g).astype(np.float32),
+                    capsys)
+    assert ok is False and "float64" not in out, out
+
+
 def test_clip_per_array_rejects_clipping_in_place(capsys):
     def in_place(grads, c):
         norms = norms_of(grads)
