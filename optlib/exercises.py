@@ -164,7 +164,7 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
               f"  expected: {shown_expected}\n"
               f"  got:      {shown_got}")
         hint = (side_effect or _diagnose(learner, got, i, cases, mistakes, rtol, atol)
-                or _low_precision(got, expected))
+                or _low_precision(learner, got, reference, cases))
         if hint:
             print(f"  Hint: {hint}")
         return False
@@ -172,18 +172,25 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
     return True
 
 
-def _low_precision(got, expected):
-    """A hint when the answer holds float32 or float16 numbers and is as close to the
-    expected one as their rounding allows, which can still miss a check made in float64;
-    None otherwise (a wrong formula in float32 is not told that float64 would fix it)."""
+def _low_precision(learner, got, reference, cases):
+    """A hint when the answer holds float32 or float16 numbers and the learner's function
+    is, on every case, as close to the reference as their rounding allows: it can still
+    miss a check made in float64. None otherwise (a wrong formula in float32 is not told
+    that float64 would fix it)."""
     dtypes = [a.dtype for a in _leaves(got) if a.dtype in (np.float32, np.float16)]
     if not dtypes:
         return None
-    dtype, numbers = min(dtypes, key=lambda d: d.itemsize), _as_numbers(expected)
+    dtype = min(dtypes, key=lambda d: d.itemsize)
     eps = 8 * float(np.finfo(dtype).eps)
-    if numbers is None or not _close(got, numbers, eps,
-                                     eps * float(np.max(np.abs(numbers), initial=0.0))):
-        return None
+    for args in cases:
+        want = _as_numbers(reference(*copy.deepcopy(args)))
+        try:
+            mine = _call(learner, copy.deepcopy(args))
+        except (Exception, _TooSlow):
+            return None
+        if want is None or not _close(mine, want, eps,
+                                      eps * float(np.max(np.abs(want), initial=0.0))):
+            return None
     return (f"your answer is in {dtype} ({np.finfo(dtype).precision} digits); the check "
             "is made in float64: compute in float64 (np.float64, or arrays created "
             "without dtype=np.float32).")
@@ -904,8 +911,12 @@ def _global_clip(grads, max_norm):
 
 
 def _flat(result):
+    """(clipped arrays, norm or norms) as one flat array, in the clipped arrays' lowest
+    float dtype (a float32 answer stays float32, for the precision hint)."""
     grads, norm = result
-    return np.concatenate([np.ravel(g) for g in grads] + [np.atleast_1d(norm)])
+    flat = np.concatenate([np.ravel(g) for g in grads] + [np.atleast_1d(norm)])
+    low = [np.asarray(g).dtype for g in grads if np.asarray(g).dtype.kind == "f"]
+    return flat.astype(min(low, key=lambda d: d.itemsize)) if low else flat
 
 
 def _clip_mistakes():
@@ -953,7 +964,8 @@ def _clip_mistakes():
     ]
 
 
-def _clip_checker(title, clip_fn, mistakes, reference=_global_clip, per_array=False):
+def _clip_checker(title, clip_fn, mistakes, reference=_global_clip, per_array=False,
+                  cases=None):
     """Clipping of a list of arrays (global-norm clipping unless another ``reference``
     is given) checked on flattened results, after checking the form: a tuple (one
     clipped copy per input array, of its shape; the norm, one number, or with
@@ -987,7 +999,7 @@ def _clip_checker(title, clip_fn, mistakes, reference=_global_clip, per_array=Fa
         return _flat(result)
 
     return run_checker(title, learner if callable(clip_fn) else clip_fn,
-                       expected, _clip_cases(), mistakes, rtol=1e-10, atol=1e-12,
+                       expected, cases or _clip_cases(), mistakes, rtol=1e-10, atol=1e-12,
                        extra_check=_inputs_kept(("grads", "max_norm"), "return clipped "
                                                 "copies and leave grads as it was."))
 
@@ -1136,6 +1148,17 @@ def check_clip_linf(clip_linf):
     def always_scale(grads, max_norm):  # NaN at a zero norm, as the unguarded division
         return _flat(_linf_clip(grads, max_norm, lambda t, c: c / t))
 
+    def torch_rule(grads, max_norm):
+        return _flat(_linf_clip(grads, max_norm, lambda t, c: min(1.0, c / (t + 1e-6))))
+
+    def row_sums(grads, max_norm):  # np.linalg.norm(g, np.inf): a matrix's largest row sum
+        top = max(float(np.linalg.norm(g, np.inf)) for g in grads)
+        return _flat(([g * (max_norm / max(top, max_norm)) for g in grads], top))
+
+    def l1(grads, max_norm):
+        top = sum(float(np.sum(np.abs(g))) for g in grads)
+        return _flat(([g * (max_norm / max(top, max_norm)) for g in grads], top))
+
     mistakes = [
         (by_value, "that clamps each entry to [-max_norm, max_norm] (clipping by value): "
                    "the largest entry ends at max_norm, but the others are not scaled "
@@ -1154,8 +1177,20 @@ def check_clip_linf(clip_linf):
                      "plots."),
         (always_scale, "gradients whose norm is already below max_norm must stay "
                        "unchanged: scale by max_norm / max(norm, max_norm)."),
+        (torch_rule, "that is PyTorch's rule, min(1, max_norm / (norm + 1e-6)); this "
+                     "exercise asks for the exact one, max_norm / max(norm, max_norm) "
+                     "(clip_grad_norm's exact=True in optlib)."),
+        (row_sums, "np.linalg.norm(g, np.inf) of a 2-D array is its largest row sum of "
+                   "|entries| (the matrix norm), not its largest |entry|: use "
+                   "np.max(np.abs(g)), or flatten g first."),
+        (l1, "that is the L1 norm, the sum of |entries|; the L-infinity norm is the "
+             "largest |entry|."),
     ]
-    return _clip_checker("clip_linf", clip_linf, mistakes, reference=_linf_clip)
+    cases = _clip_cases() + [  # a matrix whose largest row sum is not its largest entry,
+        ([np.array([0.5, -1.0]), np.array([[2.0, -3.0], [1.0, 1.0]])], 2.0),
+        ([np.array([-4.0, 1.0]), np.array([[0.5, 2.0]])], 1.5)]  # the largest is negative
+    return _clip_checker("clip_linf", clip_linf, mistakes, reference=_linf_clip,
+                         cases=cases)
 
 
 # --- Chapter 6 -------------------------------------------------------------------

@@ -666,6 +666,18 @@ def test_a_wrong_formula_in_float32_is_not_told_to_use_float64(capsys):
     ok, out = check(E.check_gd_step, lambda w, g, lr: (w - 2 * lr * g).astype(np.float32),
                     capsys)
     assert ok is False and "float64" not in out, out
+    # per-array clipping in float32: right on the first failing case (under the
+    # threshold), wrong on others; the float32 rounding alone is not the problem
+    ok, out = check(E.check_clip_linf, lambda gs, c: (
+        [(g * (c / max(np.abs(g).max(), c))).astype(np.float32) for g in gs],
+        float(linf_of(gs))), capsys)
+    assert ok is False and "float64" not in out, out
+
+
+def test_float32_clipped_arrays_with_a_float64_norm_are_told_so(capsys):
+    ok, out = check(E.check_clip_linf, lambda gs, c: (
+        [a.astype(np.float32) for a in linf_right(gs, c)[0]], float(linf_of(gs))), capsys)
+    assert ok is False and "the check is made in float64" in out, out
 
 
 def test_clip_per_array_rejects_clipping_in_place(capsys):
@@ -708,6 +720,14 @@ def linf_of(gs):
     return max(np.abs(g).max() for g in gs)
 
 
+def row_top(gs):  # np.linalg.norm(g, np.inf): a matrix's largest row sum of |entries|
+    return max(np.linalg.norm(g, np.inf) for g in gs)
+
+
+def l1_of(gs):
+    return sum(np.abs(g).sum() for g in gs)
+
+
 @pytest.mark.parametrize("answer, hint", [
     (lambda gs, c: ([np.clip(g, -c, c) for g in gs], linf_of(gs)), "clipping by value"),
     (lambda gs, c: ([g * (c / max(max(g.max() for g in gs), c)) for g in gs],
@@ -720,6 +740,11 @@ def linf_of(gs):
     (lambda gs, c: (linf_right(gs, c)[0], min(linf_of(gs), c)), "*before* clipping"),
     (lambda gs, c: ([g * c / linf_of(gs) for g in gs], linf_of(gs)),
      "already below max_norm must stay unchanged"),
+    (lambda gs, c: ([g * min(1.0, c / (linf_of(gs) + 1e-6)) for g in gs], linf_of(gs)),
+     "PyTorch's rule"),
+    (lambda gs, c: ([g * (c / max(row_top(gs), c)) for g in gs], row_top(gs)),
+     "largest row sum"),
+    (lambda gs, c: ([g * (c / max(l1_of(gs), c)) for g in gs], l1_of(gs)), "L1 norm"),
 ])
 def test_clip_linf_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_clip_linf, answer, capsys)
