@@ -123,9 +123,11 @@ def sparse_regression(n=2000, frequent=10, rare=10, p=0.02, noise=0.1, seed=0,
                       test_fraction=0.2):
     """y = X w* + noise with w* = (1, ..., 1), where some features are rare.
 
-    The first ``frequent`` features are standard normal in every row; the last ``rare``
-    ones are standard normal in a random fraction ``p`` of the rows and exactly 0 in the
-    others, as a word of a text is absent from most documents. A feature's curvature
+    The first ``frequent`` features are standard normal in every row; each entry of the
+    last ``rare`` ones is standard normal with probability ``p`` (independently) and
+    exactly 0 otherwise, as a word of a text is absent from most documents. With n p
+    small, a rare feature may be absent from every training row, and its weight then
+    cannot be learnt. A feature's curvature
     (the mean of its square) is about 1 if frequent and about p if rare. The features are
     not standardised: that would make the rare ones dense and as large as the others.
 

@@ -13,7 +13,9 @@ the wrong eigenvalue...): when your answer behaves like one on every case, the h
 names it.
 """
 
+import contextlib
 import copy
+import io
 import signal
 import threading
 
@@ -175,8 +177,12 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
 def _low_precision(learner, got, reference, cases):
     """A hint when the answer holds float32 or float16 numbers and the learner's function
     is, on every case, as close to the reference as their rounding allows: it can still
-    miss a check made in float64. None otherwise (a wrong formula in float32 is not told
-    that float64 would fix it)."""
+    miss a check made in float64. None otherwise: a formula that is wrong by more than
+    that rounding is not told that float64 would fix it. (A mistake smaller than
+    float32's rounding, PyTorch's 1e-6 in a clipping rule for one, cannot be told from
+    it in float32: its own hint comes once the answer is in float64.)"""
+    if _as_numbers(got) is None:
+        return None
     dtypes = [a.dtype for a in _leaves(got) if a.dtype in (np.float32, np.float16)]
     if not dtypes:
         return None
@@ -185,15 +191,15 @@ def _low_precision(learner, got, reference, cases):
     for args in cases:
         want = _as_numbers(reference(*copy.deepcopy(args)))
         try:
-            mine = _call(learner, copy.deepcopy(args))
+            mine = _quiet_call(learner, copy.deepcopy(args))
         except (Exception, _TooSlow):
             return None
         if want is None or not _close(mine, want, eps,
                                       eps * float(np.max(np.abs(want), initial=0.0))):
             return None
     return (f"your answer is in {dtype} ({np.finfo(dtype).precision} digits); the check "
-            "is made in float64: compute in float64 (np.float64, or arrays created "
-            "without dtype=np.float32).")
+            f"is made in float64: compute in float64 (np.float64, or arrays created "
+            f"without dtype=np.{dtype}).")
 
 
 def _leaves(value):
@@ -278,9 +284,16 @@ def _behaves_like(learner, wrong, args, rtol, atol):
     if expected is None or not np.all(np.isfinite(expected)):
         return True
     try:
-        return _close(_call(learner, copy.deepcopy(args)), expected, rtol, atol)
+        return _close(_quiet_call(learner, copy.deepcopy(args)), expected, rtol, atol)
     except (Exception, _TooSlow):
         return False
+
+
+def _quiet_call(fn, args):
+    """:func:`_call` with anything the function prints dropped: the diagnosis re-runs a
+    learner's function on every case, and its debugging prints would bury the report."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return _call(fn, args)
 
 
 # --- Chapter 1 -------------------------------------------------------------------
@@ -915,7 +928,8 @@ def _flat(result):
     float dtype (a float32 answer stays float32, for the precision hint)."""
     grads, norm = result
     flat = np.concatenate([np.ravel(g) for g in grads] + [np.atleast_1d(norm)])
-    low = [np.asarray(g).dtype for g in grads if np.asarray(g).dtype.kind == "f"]
+    low = [np.asarray(a).dtype for a in list(grads) + [norm]
+           if np.asarray(a).dtype.kind == "f"]
     return flat.astype(min(low, key=lambda d: d.itemsize)) if low else flat
 
 
@@ -1145,7 +1159,9 @@ def check_clip_linf(clip_linf):
         clipped, top = _linf_clip(grads, max_norm)
         return _flat((clipped, min(top, max_norm)))
 
-    def always_scale(grads, max_norm):  # NaN at a zero norm, as the unguarded division
+    # At a zero norm this model raises ZeroDivisionError, as the unguarded division a
+    # learner writes fails there: that case then says nothing (see _behaves_like).
+    def always_scale(grads, max_norm):
         return _flat(_linf_clip(grads, max_norm, lambda t, c: c / t))
 
     def torch_rule(grads, max_norm):

@@ -674,6 +674,28 @@ def test_a_wrong_formula_in_float32_is_not_told_to_use_float64(capsys):
     assert ok is False and "float64" not in out, out
 
 
+def test_the_precision_check_reruns_the_learner_quietly_and_safely(capsys, monkeypatch):
+    """The float32 hint re-runs the learner's function on every case: a case that
+    raises or never returns (under the time limit) ends the check with no hint and no
+    traceback, and what the function prints is not repeated."""
+    monkeypatch.setattr(E, "TIME_LIMIT", 0.2)
+
+    def answer(bad):
+        def gd_step(w, g, lr):
+            print("debug")
+            if lr == 0.0:  # the third case
+                if bad == "raise":
+                    raise ValueError("no")
+                while True:
+                    pass
+            return (w - lr * g).astype(np.float32)
+        return gd_step
+
+    for bad in ("raise", "loop"):
+        ok, out = check(E.check_gd_step, answer(bad), capsys)
+        assert ok is False and "float64" not in out and out.count("debug") == 1, out
+
+
 def test_float32_clipped_arrays_with_a_float64_norm_are_told_so(capsys):
     ok, out = check(E.check_clip_linf, lambda gs, c: (
         [a.astype(np.float32) for a in linf_right(gs, c)[0]], float(linf_of(gs))), capsys)
