@@ -1400,6 +1400,60 @@ def check_two_loop(two_loop):
                            "and build new arrays (q = q - a * y)."))
 
 
+def _order_cases():
+    """Error sequences of known order: linear, quadratic (with C = 3), cubic, order
+    1.5, three points, and a noisy linear one (where estimators differ)."""
+    quad, cubic, mid = [0.1], [0.5], [0.3]
+    for _ in range(4):
+        quad.append(3.0 * quad[-1] ** 2)
+        cubic.append(cubic[-1] ** 3)
+        mid.append(mid[-1] ** 1.5)
+    noisy = 0.8 ** np.arange(12.0) * np.exp(np.random.default_rng(9).normal(0, 0.3, 12))
+    return [(0.5 ** np.arange(10.0),), (np.array(quad),), (np.array(cubic[:4]),),
+            (np.array(mid),), (np.array([1e-1, 1e-2, 1e-4]),), (noisy,)]
+
+
+def _slope(a, b):
+    a0 = a - a.mean()
+    return float(a0 @ (b - b.mean()) / (a0 @ a0))
+
+
+def check_convergence_order(fit_order):
+    """Exercise: ``fit_order(errors)``: the least-squares slope of log e_{k+1} against
+    log e_k (``optlib.second_order.convergence_order``)."""
+    from .second_order import convergence_order
+
+    def logs(e):
+        return np.log(e[:-1]), np.log(e[1:])
+
+    def three_point(e):
+        r = np.log(e[1:] / e[:-1])
+        return float(np.mean(r[1:] / r[:-1]))
+
+    mistakes = [
+        (lambda e: _slope(np.arange(e.size - 1.0), np.log(e[1:])),
+         "that is the slope of log e_k against the step k, the log of the factor by "
+         "which each step shrinks the error (a rate), not an order: fit log e_{k+1} "
+         "against log e_k."),
+        (lambda e: _slope(*logs(e)[::-1]),
+         "the regression is the wrong way round: fit log e_{k+1} (the y values) "
+         "against log e_k (the x values)."),
+        (lambda e: _slope(e[:-1], e[1:]),
+         "fit the logarithms: e_{k+1} = C e_k^q is the straight line "
+         "log e_{k+1} = log C + q log e_k."),
+        (lambda e: float(logs(e)[0] @ logs(e)[1] / (logs(e)[0] @ logs(e)[0])),
+         "that line goes through the origin; the fit needs an intercept, log C "
+         "(subtract the means of both coordinates, or use np.polyfit(x, y, 1))."),
+        (lambda e: three_point(e),
+         "that averages the three-point estimates log(e_{k+1}/e_k) / log(e_k/e_{k-1}); "
+         "they agree on an exact sequence but not on a noisy one. This exercise asks "
+         "for the least-squares slope over all pairs (e_k, e_{k+1})."),
+    ]
+    return run_checker("fit_order", fit_order, convergence_order, _order_cases(),
+                       mistakes, rtol=1e-9, atol=1e-12,
+                       extra_check=_inputs_kept(("errors",), "leave errors as it was."))
+
+
 # --- Chapter 7 -------------------------------------------------------------------
 
 def _chain_path(make_opt, steps=60):

@@ -819,10 +819,18 @@ def two_loop_right(g, s_list, y_list):
     return r
 
 
+def fit_order_right(errors):
+    x, y = np.log(errors[:-1]), np.log(errors[1:])
+    return np.polyfit(x, y, 1)[0]
+
+
 @pytest.mark.parametrize("checker, answer", [
     (E.check_newton_step, newton_right),
     (E.check_backtracking, backtracking_right),
     (E.check_two_loop, two_loop_right),
+    (E.check_convergence_order, fit_order_right),
+    (E.check_convergence_order, lambda e: np.cov(np.log(e[:-1]), np.log(e[1:]))[0, 1]
+     / np.var(np.log(e[:-1]), ddof=1)),
 ])
 def test_chapter6_checkers_accept_right_answers_and_report_stubs(checker, answer, capsys):
     ok, out = check(checker, answer, capsys)
@@ -841,6 +849,28 @@ def test_chapter6_checkers_accept_right_answers_and_report_stubs(checker, answer
 def test_newton_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_newton_step, answer, capsys)
     assert ok is False and hint in out
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda e: np.polyfit(np.arange(len(e) - 1), np.log(e[1:]), 1)[0], "a rate"),
+    (lambda e: np.polyfit(np.log(e[1:]), np.log(e[:-1]), 1)[0], "wrong way round"),
+    (lambda e: np.polyfit(e[:-1], e[1:], 1)[0], "fit the logarithms"),
+    (lambda e: np.log(e[1:]) @ np.log(e[:-1]) / (np.log(e[:-1]) @ np.log(e[:-1])),
+     "needs an intercept"),
+    (lambda e: np.mean(np.log(e[2:] / e[1:-1]) / np.log(e[1:-1] / e[:-2])),
+     "three-point estimates"),
+])
+def test_fit_order_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
+    ok, out = check(E.check_convergence_order, answer, capsys)
+    assert ok is False and hint in out, out
+
+
+def test_fit_order_rejects_an_answer_that_changes_errors(capsys):
+    def in_place(e):
+        np.log(e, out=e)
+        return np.polyfit(e[:-1], e[1:], 1)[0]
+    ok, out = check(E.check_convergence_order, in_place, capsys)
+    assert ok is False and "changed errors in place" in out, out
 
 
 def bt(f, x, d, g, alpha0, c1, shrink, *, cond="armijo", first=None, after=False):
