@@ -211,9 +211,10 @@ def _leaves(value):
 
 def _returning(learner, names, reference):
     """``learner``, checked to return ``len(names)`` items: a tuple or a list (or a 1-D
-    array, where the reference's items are numbers)."""
+    array, where the reference's items are numbers), each of its reference's shape."""
     def call(*args):
-        numbers = all(np.ndim(x) == 0 for x in reference(*copy.deepcopy(args)))
+        want = tuple(reference(*copy.deepcopy(args)))
+        numbers = all(np.ndim(x) == 0 for x in want)
         got = learner(*args)
         items = isinstance(got, (tuple, list)) or (isinstance(got, np.ndarray)
                                                    and got.ndim == 1 and numbers)
@@ -224,6 +225,10 @@ def _returning(learner, names, reference):
             raise AnswerFormat(f"your function returned {what}; return the {len(names)} "
                                f"items ({', '.join(names)}), e.g. "
                                f"`return {', '.join(names)}`")
+        for name, item, ref in zip(names, got, want):
+            if _as_numbers(item) is not None and np.shape(item) != np.shape(ref):
+                raise AnswerFormat(f"{name} has shape {np.shape(item)}, where shape "
+                                   f"{np.shape(ref)} was expected")
         return got
     return call
 

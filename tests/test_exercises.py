@@ -423,6 +423,12 @@ def test_nesterov_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys)
     assert ok is False and hint in out, out
 
 
+def test_an_item_of_the_wrong_shape_is_named(capsys):
+    ok, out = check(E.check_nesterov_step, lambda *a: (
+        nesterov_right(*a)[0][None, :], nesterov_right(*a)[1]), capsys)
+    assert ok is False and "w_new has shape (1, 2), where shape (2,) was expected" in out
+
+
 def test_nesterov_step_accepts_the_right_answer_and_reports_a_stub(capsys):
     ok, out = check(E.check_nesterov_step, nesterov_right, capsys)
     assert ok and "all 4 cases pass" in out
