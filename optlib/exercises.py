@@ -718,6 +718,8 @@ def _nesterov(w, v, g, lr, mu, look_v="new", d_mu=1.0, dampening=0.0, lr_inside=
 def check_nesterov_step(nesterov_step):
     """Exercise: ``nesterov_step(w, v, grad, lr, momentum) -> (w_new, v_new)``, the form
     of ``torch.optim.SGD(nesterov=True)``: grad taken at w itself, v the raw buffer."""
+    dampened = ("(1 - momentum) * grad makes a dampened buffer (a moving average); "
+                "torch's Nesterov needs dampening 0: ")
     mistakes = [
         (lambda w, v, g, lr, mu: _nesterov(w, v, g, lr, mu, look_v="old"),
          "that is plain momentum: its step lr * v_new is lr * (grad + momentum * v) "
@@ -741,8 +743,7 @@ def check_nesterov_step(nesterov_step):
          "constant, but another state. In torch's form the buffer holds raw gradients, "
          "v_new = momentum * v + grad, and lr multiplies the whole step."),
         (lambda w, v, g, lr, mu: _nesterov(w, v, g, lr, mu, dampening=mu),
-         "(1 - momentum) * grad makes a dampened buffer (a moving average); torch's "
-         "Nesterov needs dampening 0: add the raw gradient, v_new = momentum * v + grad."),
+         dampened + "add the raw gradient, v_new = momentum * v + grad."),
         (lambda w, v, g, lr, mu: (w + lr * (mu * (mu * v - g) - g), mu * v - g),
          "your velocity has the other sign (v_new = momentum * v - grad). In torch's form "
          "the buffer adds the gradient, v_new = momentum * v + grad, and the step "
@@ -752,9 +753,8 @@ def check_nesterov_step(nesterov_step):
          "look-ahead. In torch's Nesterov form v_new = momentum * v + grad and the step "
          "is lr * (grad + momentum * v_new)."),
         (lambda w, v, g, lr, mu: _nesterov(w, v, (1 - mu) * g, lr, mu),
-         "(1 - momentum) * grad makes a dampened buffer (a moving average); torch's "
-         "Nesterov needs dampening 0: use the raw gradient, v_new = momentum * v + grad "
-         "and the step lr * (grad + momentum * v_new)."),
+         dampened + "use the raw gradient, v_new = momentum * v + grad and the step "
+         "lr * (grad + momentum * v_new)."),
     ]
     return run_checker("nesterov_step", nesterov_step, _nesterov, _momentum_cases(17),
                        mistakes, returns=("w_new", "v_new"),
@@ -922,10 +922,14 @@ def _clip_cases():
     return cases
 
 
+def _scale_to(grads, max_norm, norm):
+    """(the arrays scaled by the exact rule's max_norm / max(norm, max_norm), norm)."""
+    scale = max_norm / max(norm, max_norm)
+    return [g * scale for g in grads], norm
+
+
 def _global_clip(grads, max_norm):
-    total = np.sqrt(sum(np.sum(g * g) for g in grads))
-    scale = max_norm / max(total, max_norm)
-    return [g * scale for g in grads], total
+    return _scale_to(grads, max_norm, np.sqrt(sum(np.sum(g * g) for g in grads)))
 
 
 def _flat(result):
@@ -944,8 +948,10 @@ def _clip_mistakes():
         out = [g * max_norm / max(np.linalg.norm(g), max_norm) for g in grads]
         return _flat((out, np.sqrt(sum(np.sum(g * g) for g in grads))))
 
-    def always_scale(grads, max_norm):  # NaN at a zero norm (the unguarded division):
-        total = np.sqrt(sum(np.sum(g * g) for g in grads))  # that case then says nothing
+    # NaN at a zero norm, as the unguarded division a learner writes: that case then
+    # says nothing (see _behaves_like).
+    def always_scale(grads, max_norm):
+        total = np.sqrt(sum(np.sum(g * g) for g in grads))
         return _flat(([g * (max_norm / total) for g in grads], total))
 
     def by_value(grads, max_norm):
@@ -1061,7 +1067,7 @@ def check_clip_value(clip_value):
 
 def _per_array_clip(grads, max_norm):
     norms = [float(np.sqrt(np.sum(g * g))) for g in grads]
-    return [g * (max_norm / max(n, max_norm)) for g, n in zip(grads, norms)], norms
+    return [_scale_to([g], max_norm, n)[0][0] for g, n in zip(grads, norms)], norms
 
 
 def _check_per_array_norms(norms, count):
@@ -1133,8 +1139,9 @@ def _linf_clip(grads, max_norm, scale_of=None):
     """Global-norm clipping with the L-infinity norm, the largest |entry| of all arrays;
     ``scale_of(norm, max_norm)`` replaces the exact rule's factor (mistake models)."""
     top = max(float(np.max(np.abs(g), initial=0.0)) for g in grads)
-    scale = max_norm / max(top, max_norm) if scale_of is None else scale_of(top, max_norm)
-    return [g * scale for g in grads], top
+    if scale_of is None:
+        return _scale_to(grads, max_norm, top)
+    return [g * scale_of(top, max_norm) for g in grads], top
 
 
 def check_clip_linf(clip_linf):
@@ -1146,8 +1153,7 @@ def check_clip_linf(clip_linf):
                       _linf_clip(grads, max_norm)[1]))
 
     def no_abs(grads, max_norm):  # the largest entry, not the largest |entry|
-        top = max(float(np.max(g)) for g in grads)
-        return _flat(([g * (max_norm / max(top, max_norm)) for g in grads], top))
+        return _flat(_scale_to(grads, max_norm, max(float(np.max(g)) for g in grads)))
 
     def per_array(grads, max_norm):
         tops = [float(np.max(np.abs(g), initial=0.0)) for g in grads]
@@ -1173,12 +1179,12 @@ def check_clip_linf(clip_linf):
         return _flat(_linf_clip(grads, max_norm, lambda t, c: min(1.0, c / (t + 1e-6))))
 
     def row_sums(grads, max_norm):  # np.linalg.norm(g, np.inf): a matrix's largest row sum
-        top = max(float(np.linalg.norm(g, np.inf)) for g in grads)
-        return _flat(([g * (max_norm / max(top, max_norm)) for g in grads], top))
+        return _flat(_scale_to(grads, max_norm,
+                               max(float(np.linalg.norm(g, np.inf)) for g in grads)))
 
     def l1(grads, max_norm):
-        top = sum(float(np.sum(np.abs(g))) for g in grads)
-        return _flat(([g * (max_norm / max(top, max_norm)) for g in grads], top))
+        return _flat(_scale_to(grads, max_norm,
+                               sum(float(np.sum(np.abs(g))) for g in grads)))
 
     mistakes = [
         (by_value, "that clamps each entry to [-max_norm, max_norm] (clipping by value): "
@@ -1431,6 +1437,10 @@ def check_convergence_order(fit_order):
     def logs(e):
         return np.log(e[:-1]), np.log(e[1:])
 
+    def through_origin(e):
+        x, y = logs(e)
+        return float(x @ y / (x @ x))
+
     def three_point(e):
         r = np.log(e[1:] / e[:-1])
         return float(np.mean(r[1:] / r[:-1]))
@@ -1446,10 +1456,10 @@ def check_convergence_order(fit_order):
         (lambda e: _slope(e[:-1], e[1:]),
          "fit the logarithms: e_{k+1} = C e_k^q is the straight line "
          "log e_{k+1} = log C + q log e_k."),
-        (lambda e: float(logs(e)[0] @ logs(e)[1] / (logs(e)[0] @ logs(e)[0])),
+        (through_origin,
          "that line goes through the origin; the fit needs an intercept, log C "
          "(subtract the means of both coordinates, or use np.polyfit(x, y, 1))."),
-        (lambda e: three_point(e),
+        (three_point,
          "that averages the three-point estimates log(e_{k+1}/e_k) / log(e_k/e_{k-1}); "
          "they agree on an exact sequence but not on a noisy one. This exercise asks "
          "for the least-squares slope over all pairs (e_k, e_{k+1})."),
