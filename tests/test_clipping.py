@@ -736,56 +736,56 @@ def test_a_read_only_array_is_refused_with_a_message_naming_grads(fn):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_the_2_norm_sums_in_fixed_lanes_and_is_the_running_sum_below_two_lanes(dtype):
-    """The order of the additions is the kernel's definition, the same on every machine:
-    lane j sums entries j, j + L, j + 2L, ... (L = LANES) in index order, the lanes are
-    added in order, then the tail. Below 2L entries that is one running sum in index
-    order. Written out here with Python floats (float32 entries squared in float32)."""
-    from optlib._kernels.clipping import LANES, norm, sum_of_squares
+def test_the_2_norm_is_a_running_sum_below_SMALL_and_sums_pairs_in_fixed_lanes_above(dtype):
+    """The order of the additions is the kernel's definition, the same on every machine.
+    Below SMALL entries: one running sum in index order. From SMALL on: for each block
+    of 2L entries (L = LANES) starting at i, lane j adds g_{i+j}^2 + g_{i+L+j}^2 (the
+    pair added in g's dtype), then the lanes are added in order, then the tail in index
+    order. Written out here with NumPy scalars of g's dtype and Python floats."""
+    from optlib._kernels.clipping import LANES, SMALL, norm, sum_of_squares
 
-    def by_definition(g):
-        sq = [float(x) for x in (g * g)]
-        full = len(sq) - len(sq) % LANES
-        lanes = [0.0] * (LANES if full else 0)
-        for start in range(0, full, LANES):
-            for j in range(LANES):
-                lanes[j] += sq[start + j]
+    def running(sq):
         s = 0.0
-        for x in lanes + sq[full:]:
-            s += x
+        for x in sq:
+            s += float(x)
         return s
 
-    def running(g):
-        s = 0.0
-        for x in (g * g):
-            s += float(x)
-        return math.sqrt(s)
+    def by_definition(g):
+        sq = g * g  # float32 entries squared in float32
+        if len(sq) < SMALL:
+            return running(sq)
+        full = len(sq) - len(sq) % (2 * LANES)
+        lanes = [0.0] * LANES
+        for start in range(0, full, 2 * LANES):
+            for j in range(LANES):
+                lanes[j] += float(sq[start + j] + sq[start + LANES + j])
+        return running(lanes + [float(x) for x in sq[full:]])
 
     r = np.random.default_rng(5)
-    # up to two passes of BLOCKS blocks, then single blocks, then the tail
-    for n in (1, 7, 1153, LANES, 2 * LANES - 1, 2 * LANES, 3 * LANES + 17, 8 * LANES,
-              17 * LANES + 3):
+    for n in (1, 7, 1153, SMALL - 1, SMALL, SMALL + 2 * LANES - 1, 3 * SMALL + 17):
         g = (r.normal(size=n) * 10.0 ** r.uniform(-3, 3, size=n)).astype(dtype)
         assert sum_of_squares(g) == by_definition(g), n  # before the square root hides
         assert norm(g, 2.0) == math.sqrt(by_definition(g)), n  # a last-bit difference
-        if n < 2 * LANES:
-            assert norm(g, 2.0) == running(g), n
+        if n < SMALL:
+            assert norm(g, 2.0) == math.sqrt(running(g * g)), n
     for _ in range(3):  # entries of one size: where the order of the additions shows most
-        g = r.normal(size=17 * LANES + 3).astype(dtype)
+        g = r.normal(size=SMALL + 3 * LANES + 5).astype(dtype)
         assert sum_of_squares(g) == by_definition(g)
-    # one lane alone (zeros elsewhere: adding them is exact), over several passes: the
-    # total is that lane's running sum in index order, which a reordering within the
+    # one lane alone (zeros elsewhere: adding them is exact), over many blocks: the total
+    # is that lane's running sum of pairs in index order, which a reordering within the
     # lane changes in the last bit (the total's own rounding would hide it in a full sum)
-    n = 17 * LANES + 3
-    for j in (0, 1, LANES // 4 + 5, LANES - 1):
+    n = SMALL + 3 * LANES + 5
+    full = n - n % (2 * LANES)
+    for j in (0, 1, LANES // 2 + 3, LANES - 1):
         g = np.zeros(n, dtype)
-        idx = np.arange(j, n - n % LANES, LANES)
-        g[idx] = r.normal(size=idx.size) * 10.0 ** r.uniform(-6, 6, size=idx.size)
+        first, second = np.arange(j, full, 2 * LANES), np.arange(LANES + j, full, 2 * LANES)
+        for idx in (first, second):
+            g[idx] = r.normal(size=idx.size) * 10.0 ** r.uniform(-6, 6, size=idx.size)
         lane = 0.0
-        for x in g[idx] * g[idx]:
-            lane += float(x)
+        for a, b in zip(first, second):
+            lane += float(g[a] * g[a] + g[b] * g[b])
         assert sum_of_squares(g) == lane, j
     # ... and for large arrays the lanes do differ from one running sum somewhere
-    diffs = [norm(g, 2.0) != running(g) for g in
-             (r.normal(size=3 * LANES + 17).astype(dtype) for _ in range(20))]
+    diffs = [norm(g, 2.0) != math.sqrt(running(g * g)) for g in
+             (r.normal(size=SMALL + 17).astype(dtype) for _ in range(20))]
     assert any(diffs)
