@@ -252,10 +252,11 @@ def race(fn, lrs, steps=1000, frames=15, x0=None, dpi=DPI):
 
 
 def adding_run(threshold, length=20, epochs=25, seed=0, lr=0.1, init_scale=1.2,
-               params=None):
+               params=None, full_train_loss=True):
     """Train chapter 4's RNN (32 tanh units, momentum 0.9) on the adding problem, clipping
     the global gradient norm at ``threshold`` (``None``: no clipping); returns the History.
-    ``params``: the initial weights (a copy is trained), by default ``init(seed)``."""
+    ``params``: the initial weights (a copy is trained), by default ``init(seed)``;
+    ``full_train_loss``: as in :func:`optlib.models.fit`."""
     data = datasets.adding_problem(n=2000, length=v.integer("length", length, low=2), seed=0)
     model = models.RNN(2, 32, 1, init_scale=init_scale)
     params = (model.init(seed) if params is None else
@@ -267,7 +268,8 @@ def adding_run(threshold, length=20, epochs=25, seed=0, lr=0.1, init_scale=1.2,
         from . import clipping
         return clipping.clip_grad_norm(g, threshold)
     return models.fit(model, optim.Momentum(lr, 0.9), params, data, epochs=epochs,
-                      batch_size=32, seed=seed, clip=None if threshold is None else clip)
+                      batch_size=32, seed=seed, clip=None if threshold is None else clip,
+                      full_train_loss=full_train_loss)
 
 
 def clipping_thresholds(thresholds=(None, 3.0, 1.0, 0.3, 0.1), epochs=25, runs=None,

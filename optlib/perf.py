@@ -574,7 +574,8 @@ def widget_times(repeat=5):
         "race_explorer": lambda: explorables.race_runs(rosen, racers, 1000),
         "schedule_explorer": lambda: explorables.digits_run("cosine", 0.5, 2,
                                                             epochs=10),
-        "clipping_explorer": lambda: explorables.adding_run(0.3, epochs=10),
+        "clipping_explorer": lambda: explorables.adding_run(0.3, epochs=10,
+                                                            full_train_loss=False),
         "second_order_explorer": lambda: explorables.second_order_run(
             functions.himmelblau(), "Newton (modified)", [0.0, 0.0]),
         "recipe_explorer": lambda: explorables.recipe_run("adamw + warmup + cosine",

@@ -166,7 +166,7 @@ def clipping_explorer(log_threshold=-0.5, epochs=10):
 
     def draw(log_t, no_clip):
         threshold = None if no_clip else 10.0**log_t
-        hist = explorables.adding_run(threshold, epochs=epochs)
+        hist = explorables.adding_run(threshold, epochs=epochs, full_train_loss=False)
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
         plotting.clipping_panels(hist, threshold, axes)
         fig.tight_layout()

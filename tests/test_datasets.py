@@ -90,6 +90,19 @@ def test_split_is_reproducible_by_seed_and_differs_across_seeds(name):
     assert not np.array_equal(a.X_train, c.X_train)
 
 
+def test_each_call_returns_new_writeable_arrays_that_a_change_to_one_leaves_alone(name):
+    """The split is made once per process and arguments; every call gets copies."""
+    a = LOADERS[name](seed=2)
+    keep = [arr.copy() for arr in a[:4]]
+    for arr in a[:4]:
+        assert arr.flags.writeable
+        arr[...] = 0  # a learner may change the arrays of their copy
+    b = LOADERS[name](seed=2)
+    for arr, kept in zip(b[:4], keep):
+        np.testing.assert_array_equal(arr, kept)
+    assert all(not np.shares_memory(u, v) for u, v in zip(a[:4], b[:4]))
+
+
 @pytest.mark.parametrize("seed", [0, 1, 17])
 def test_train_and_test_partition_the_raw_data(name, seed):
     X, y = raw(name)

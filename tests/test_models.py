@@ -716,6 +716,18 @@ def test_fit_without_clip_records_the_l2_norm_of_each_full_batch_gradient(adding
         manual = manual - 0.3 * g
 
 
+def test_fit_without_the_full_train_loss_trains_the_same_run_and_leaves_it_nan(digits):
+    model = ol.models.MLP(64, 8, 10)
+    runs = [ol.models.fit(model, ol.optim.Momentum(0.1, 0.9), model.init(3), digits,
+                          epochs=2, batch_size=64, seed=1, full_train_loss=full)
+            for full in (True, False)]
+    assert np.isfinite(runs[0].train_loss).all() and np.isnan(runs[1].train_loss).all()
+    for field in ("step_loss", "grad_norm", "test_loss", "test_accuracy"):
+        np.testing.assert_array_equal(getattr(runs[0], field), getattr(runs[1], field))
+    with pytest.raises(TypeError, match="full_train_loss"):
+        ol.models.fit(model, ol.optim.GD(0.1), model.init(), digits, full_train_loss="no")
+
+
 @pytest.mark.parametrize("bad", [1.0, "clip", [lambda g: 0.0], 0])
 def test_fit_refuses_a_clip_that_is_not_callable_and_leaves_params(bad, adding_small):
     model = ol.models.RNN(2, 3, 1)
