@@ -96,6 +96,10 @@ def main():
     for name, t in P.widget_times().items():
         print(f"   {name:20s} {ms(t)}")
     print(f"   for scale, drawing the schedule widget's figure as a PNG: {ms(P.draw_time())}")
+    gflop, rates, at = P.clipping_widget_floor()
+    print(f"   the clipping widget's matrix products alone, {gflop:.2f} GFLOP: {at[512]:.0f} ms "
+          f"at one core's 512x512 rate ({rates[512]:.0f} GFLOP/s), {at[32]:.0f} ms at the "
+          f"RNN's 32x32 rate ({rates[32]:.0f} GFLOP/s)")
 
     times, same = P.blas_threads(epochs=2)
     print("\n== chapter 4's RNN, 2 epochs, fresh interpreters (small matrix products "

@@ -29,8 +29,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as v
-from . import (clipping, explorables, functions, optim, plotting, schedules,
-               trajectory)
+from . import (clipping, datasets, explorables, functions, optim, plotting,
+               schedules, trajectory)
 from ._kernels import models as _km
 from ._kernels import optim as _ko
 from ._kernels import perf as _k
@@ -582,6 +582,54 @@ def widget_times(repeat=5):
                                                           3e-3, epochs=5),
     }
     return {name: measure(fn, repeat) for name, fn in work.items()}
+
+
+def rnn_flops(n_in, n_hidden, n_out, length, train_seqs, eval_seqs):
+    """Floating-point operations in the matrix products of the RNN kernel
+    (:func:`optlib._kernels.models.rnn`): training on ``train_seqs`` sequences (forward
+    and backward) and evaluating ``eval_seqs`` (forward only), of ``length`` steps each.
+    Only the products, 2 per multiply-add: a lower bound of the arithmetic (tanh and the
+    elementwise work come on top)."""
+    d, h, k = n_in, n_hidden, n_out
+    forward = length * (d * h + h * h) + h * k  # inputs and recurrence, then the output
+    backward = length * (d * h + 2 * h * h) + 2 * h * k  # the weights' and states' gradients
+    return 2 * (train_seqs * (forward + backward) + eval_seqs * forward)
+
+
+def matmul_rates(sizes=(32, 512), repeat=5):
+    """GFLOP/s of NumPy's product of two float64 square matrices of each size, on one
+    core (OpenBLAS on one thread, in a fresh interpreter), best of ``repeat`` rounds:
+    at 512 the machine's arithmetic peak, near enough; at 32 the RNN's own size.
+    Returns {size: GFLOP/s}."""
+    sizes = [v.integer("sizes", n, low=1, high=4096) for n in sizes]
+    repeat = v.integer("repeat", repeat, low=1)
+    code = ("import time, numpy as np\n"
+            f"for n in {sizes!r}:\n"
+            "    a, b = np.random.rand(n, n), np.random.rand(n, n)\n"
+            "    calls = max(1, 10**8 // n**3)\n"
+            "    best = []\n"
+            f"    for _ in range({repeat}):\n"
+            "        t = time.perf_counter()\n"
+            "        for _ in range(calls):\n"
+            "            a @ b\n"
+            "        best.append((time.perf_counter() - t) / calls)\n"
+            "    print(n, 2 * n**3 / min(best) / 1e9)\n")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    lines = _fresh_python(code, env).split("\n")
+    return {int(a): float(b) for a, b in (line.split() for line in lines if line)}
+
+
+def clipping_widget_floor(epochs=10):
+    """What one move of the clipping widget computes: (GFLOP in its matrix products, a
+    :func:`matmul_rates` dict, the milliseconds those products alone take at each rate).
+    The widget trains chapter 4's RNN for ``epochs`` epochs (32 sequences per step) and
+    evaluates the test loss before and after each epoch."""
+    epochs = v.integer("epochs", epochs, low=1)
+    data = datasets.adding_problem(n=2000, length=20, seed=0)  # as adding_run's
+    (n_train, length, n_in), n_test = data.X_train.shape, len(data.y_test)
+    flops = rnn_flops(n_in, 32, 1, length, epochs * n_train, (epochs + 1) * n_test)
+    rates = matmul_rates()
+    return flops / 1e9, rates, {n: 1e3 * flops / (r * 1e9) for n, r in rates.items()}
 
 
 def draw_time(repeat=5):

@@ -177,3 +177,18 @@ def test_the_c_library_tanh_probe_is_math_tanh_and_the_timings_cover_three_ways(
     times, ulps = ol.perf.tanh_times(1000, repeat=2)
     assert len(times) == 3 and all(0 < t.low <= t.median <= t.high for t in times.values())
     assert 0 <= ulps <= 3.0  # optlib's tanh (<= 1.5 ulp) against NumPy's (about 1.2 here)
+
+
+def test_rnn_flops_counts_every_matrix_product_of_the_rnn_kernel():
+    """Each product of optlib._kernels.models.rnn as (rows, inner, columns), for b
+    sequences of T steps, d inputs, h units, k outputs: 2 flops per multiply-add."""
+    d, h, k, T, b, e = 2, 5, 3, 7, 4, 6
+    forward = [(b, d, h), (b, h, h)] * T + [(b, h, k)]  # X_t W_xh, H_t W_hh; H_T W_hy
+    backward = ([(h, b, k), (b, k, h)]  # gW_hy = H_T^T r, dh = r W_hy^T
+                + [(d, b, h), (h, b, h), (b, h, h)] * T)  # gW_xh, gW_hh, da W_hh^T
+    train = sum(2 * m * i * n for m, i, n in forward + backward)
+    evaluate = sum(2 * m * i * n for m, i, n in forward) // b
+    assert ol.perf.rnn_flops(d, h, k, T, b, 0) == train
+    assert ol.perf.rnn_flops(d, h, k, T, 0, e) == e * evaluate
+    with pytest.raises(ValueError, match="sizes"):
+        ol.perf.matmul_rates(sizes=(0,))
