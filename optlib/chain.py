@@ -121,13 +121,15 @@ class clip_by_global_norm(Link):
     def init(self, params):
         return ClipState(math.nan)
 
+    def prepare(self, step, params):  # checked again: the attributes can be set
+        return v.positive("max_norm", self.max_norm), v.boolean("exact", self.exact)
+
     def apply(self, u, state, params, step, prepared):
         # u is the chain's own flat update, checked once: no need to check it again.
-        # clip_grad_norm's norm of the one array's norm, sqrt(n * n), is n itself (only
-        # a norm below 1e-154, whose square underflows, is more exact here; it clips
-        # nothing either way)
+        # clip_grad_norm's norm of the one array's norm, sqrt(n * n), is n itself
+        # (n = sqrt(S) rounded, and n * n rounds back to S): the same bits
         total = float(_clip.norm(u, 2.0))
-        return ClipState(clipping._scale_to([u], total, self.max_norm, self.exact))
+        return ClipState(clipping._apply_rule([u], total, *prepared))
 
 
 class clip_by_value(Link):

@@ -77,10 +77,10 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, exact=False, error_if_nonfini
     if error_if_nonfinite and not math.isfinite(total):
         raise ValueError(f"the total norm of the gradients is {total}; "
                          "error_if_nonfinite=True refuses to clip it")
-    return _scale_to(items, total, max_norm, exact)
+    return _apply_rule(items, total, max_norm, exact)
 
 
-def _scale_to(items, total, max_norm, exact):
+def _apply_rule(items, total, max_norm, exact):
     """Scale the flat-able arrays ``items``, whose global norm is ``total``, by the rule's
     coefficient (checked arguments; ``optlib.chain.clip_by_global_norm`` calls it on its
     own flat update); returns ``total``."""

@@ -85,7 +85,8 @@ def _shipped_split(filename, header_lines, test_fraction, seed, standardize, nam
 def _shipped(filename, header_lines, test_fraction, seed, standardize, name, n_classes):
     """The split asked for, in new arrays the caller may change; the arguments are
     checked before the cache sees them."""
-    key = (v.real("test_fraction", test_fraction), v.integer("seed", seed, low=0),
+    key = (v.real("test_fraction", test_fraction, low=0.0, high=1.0, low_inclusive=False,
+                  high_inclusive=False), v.integer("seed", seed, low=0),
            v.boolean("standardize", standardize))
     data = _shipped_split(filename, header_lines, *key, name, n_classes)
     return data._replace(**{f: getattr(data, f).copy() for f in data._fields[:4]})

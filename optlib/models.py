@@ -230,7 +230,7 @@ class History(NamedTuple):
 
     step_loss: np.ndarray  #: minibatch loss at every step
     lr: np.ndarray  #: learning rate used at every step
-    train_loss: np.ndarray  #: full training loss after each epoch
+    train_loss: np.ndarray  #: full training loss after each epoch (NaN if not asked for)
     test_loss: np.ndarray
     test_accuracy: np.ndarray  #: NaN for regression
     diverged: bool

@@ -373,3 +373,38 @@ def test_update_without_params_checks_grads_against_the_link_states(grads, exc, 
             np.testing.assert_array_equal(arr, np.zeros(3))
     updates, state = opt.update(np.ones(3), state)  # the right layout still works
     assert updates.shape == (3,) and state.step == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize("n", [1, 7, 8191, 8192, 20_000])
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf])
+def test_the_clip_link_is_clip_grad_norm_bit_for_bit(dtype, exact, n, special):
+    """The link clips its own flat update through the kernels: the same update, and the
+    same recorded norm, as clip_grad_norm on the gradient, non-finite entries too."""
+    r = np.random.default_rng(n)
+    g = (r.normal(size=n) * 10.0 ** r.uniform(-3, 3, size=n)).astype(dtype)
+    if special is not None:
+        g[n // 2] = special
+    for max_norm in (1e-3, 1.0, 1e6):
+        link = ol.chain.clip_by_global_norm(max_norm, exact=exact)
+        u = g.copy()
+        state = link.apply(u, link.init(g), None, 0, link.prepare(0, None))
+        want = g.copy()
+        total = ol.clipping.clip_grad_norm(want, max_norm, exact=exact)
+        np.testing.assert_array_equal(u, want)
+        assert state.norm == total or (math.isnan(state.norm) and math.isnan(total))
+
+
+def test_the_clip_link_checks_its_attributes_at_every_step():
+    link = ol.chain.clip_by_global_norm(1.0)
+    opt = ol.chain.chain(link, ol.chain.scale_by_learning_rate(0.1))
+    w = np.array([3.0, 4.0])
+    state = opt.init(w)
+    link.max_norm = -1.0
+    with pytest.raises(ValueError, match="max_norm"):
+        opt.step(w, w.copy(), state)
+    link.max_norm, link.exact = 1.0, "no"
+    with pytest.raises(TypeError, match="exact"):
+        opt.step(w, w.copy(), state)
+    np.testing.assert_array_equal(w, [3.0, 4.0])

@@ -739,8 +739,8 @@ def test_a_read_only_array_is_refused_with_a_message_naming_grads(fn):
 def test_the_2_norm_is_a_running_sum_below_SMALL_and_sums_pairs_in_fixed_lanes_above(dtype):
     """The order of the additions is the kernel's definition, the same on every machine.
     Below SMALL entries: one running sum in index order. From SMALL on: for each block
-    of 2L entries (L = LANES) starting at i, lane j adds g_{i+j}^2 + g_{i+L+j}^2 (the
-    pair added in g's dtype), then the lanes are added in order, then the tail in index
+    of 2L entries (L = LANES) starting at i, lane j adds g_{i+j}^2 + g_{i+L+j}^2 (each
+    square in g's dtype, the pair added in float64), then the lanes are added in order, then the tail in index
     order. Written out here with NumPy scalars of g's dtype and Python floats."""
     from optlib._kernels.clipping import LANES, SMALL, norm, sum_of_squares
 
@@ -758,7 +758,7 @@ def test_the_2_norm_is_a_running_sum_below_SMALL_and_sums_pairs_in_fixed_lanes_a
         lanes = [0.0] * LANES
         for start in range(0, full, 2 * LANES):
             for j in range(LANES):
-                lanes[j] += float(sq[start + j] + sq[start + LANES + j])
+                lanes[j] += float(sq[start + j]) + float(sq[start + LANES + j])
         return running(lanes + [float(x) for x in sq[full:]])
 
     r = np.random.default_rng(5)
@@ -783,9 +783,14 @@ def test_the_2_norm_is_a_running_sum_below_SMALL_and_sums_pairs_in_fixed_lanes_a
             g[idx] = r.normal(size=idx.size) * 10.0 ** r.uniform(-6, 6, size=idx.size)
         lane = 0.0
         for a, b in zip(first, second):
-            lane += float(g[a] * g[a] + g[b] * g[b])
+            lane += float(g[a] * g[a]) + float(g[b] * g[b])
         assert sum_of_squares(g) == lane, j
     # ... and for large arrays the lanes do differ from one running sum somewhere
     diffs = [norm(g, 2.0) != math.sqrt(running(g * g)) for g in
              (r.normal(size=SMALL + 17).astype(dtype) for _ in range(20))]
     assert any(diffs)
+    # two float32 squares whose sum exceeds float32's range: the pair is added in float64
+    for n in (SMALL - 1, SMALL):
+        g = np.full(n, 0.01, dtype)
+        g[0] = g[LANES] = 1.5e19
+        assert norm(g, 2.0) == pytest.approx(1.5e19 * math.sqrt(2), rel=1e-6), n
