@@ -96,6 +96,11 @@ def main():
     for name, t in P.widget_times().items():
         print(f"   {name:20s} {ms(t)}")
     print(f"   for scale, drawing the schedule widget's figure as a PNG: {ms(P.draw_time())}")
+    shares = P.model_shares()
+    print("   share of that time inside the network's own kernels (the rest: the training "
+          "loop and the optimizer): " + ", ".join(f"{name.split('_')[0]} {t.median:.0%} "
+                                          f"[{t.low:.0%}-{t.high:.0%}]"
+                                          for name, t in shares.items()))
     gflop, rates, at = P.clipping_widget_floor()
     print(f"   the clipping widget's matrix products alone, {gflop:.2f} GFLOP: {at[512]:.0f} ms "
           f"at one core's 512x512 rate ({rates[512]:.0f} GFLOP/s), {at[32]:.0f} ms at the "

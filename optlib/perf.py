@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as v
-from . import (clipping, datasets, explorables, functions, optim, plotting,
+from . import (clipping, datasets, explorables, functions, models, optim, plotting,
                schedules, trajectory)
 from ._kernels import models as _km
 from ._kernels import optim as _ko
@@ -563,6 +563,54 @@ def tanh_times(n=10**5, repeat=7, seed=0):
 def widget_times(repeat=5):
     """The compute part of one slider update of each widget in :mod:`optlib.widgets`
     (what runs before drawing). Returns {widget: Timing}."""
+    return {name: measure(fn, repeat) for name, fn in _widget_work().items()}
+
+
+def model_share(fn, repeat=3):
+    """The share of ``fn``'s time spent inside the models' own computations (every
+    ``_kernel`` and ``_predict`` of :mod:`optlib.models`, each call timed), per run of
+    ``fn``, over ``repeat`` runs after a warm-up: a :class:`Timing`. The rest is the
+    Python around them (the training loop, the optimizer's steps)."""
+    repeat = v.integer("repeat", repeat, low=1)
+    spent = [0.0]
+
+    def timed(method):
+        def call(*args):
+            t0 = time.perf_counter()
+            try:
+                return method(*args)
+            finally:
+                spent[0] += time.perf_counter() - t0
+        return call
+
+    saved = [(cls, name, cls.__dict__[name]) for cls in vars(models).values()
+             if isinstance(cls, type) and issubclass(cls, models.Model)
+             for name in ("_kernel", "_predict") if name in cls.__dict__]
+    shares = []
+    try:
+        for cls, name, method in saved:
+            setattr(cls, name, timed(method))
+        fn()
+        for _ in range(repeat):
+            spent[0] = 0.0
+            t0 = time.perf_counter()
+            fn()
+            shares.append(spent[0] / (time.perf_counter() - t0))
+    finally:
+        for cls, name, method in saved:
+            setattr(cls, name, method)
+    return Timing.of(shares)
+
+
+def model_shares(repeat=3):
+    """:func:`model_share` of each widget that trains a network: {widget: Timing}."""
+    work = _widget_work()
+    return {name: model_share(work[name], repeat)
+            for name in ("schedule_explorer", "clipping_explorer", "recipe_explorer")}
+
+
+def _widget_work():
+    """{widget: the computation behind one of its slider moves}."""
     quad, rosen = functions.get("quadratic"), functions.rosenbrock()
     q50 = functions.quadratic(cond=50.0, angle=0.5)
     racers = {"gd": 1e-3, "momentum": 1e-3, "adam": 1e-2}
@@ -581,7 +629,7 @@ def widget_times(repeat=5):
         "recipe_explorer": lambda: explorables.recipe_run("adamw + warmup + cosine",
                                                           3e-3, epochs=5),
     }
-    return {name: measure(fn, repeat) for name, fn in work.items()}
+    return work
 
 
 def rnn_flops(n_in, n_hidden, n_out, length, train_seqs, eval_seqs):

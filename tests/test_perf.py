@@ -192,3 +192,23 @@ def test_rnn_flops_counts_every_matrix_product_of_the_rnn_kernel():
     assert ol.perf.rnn_flops(d, h, k, T, 0, e) == e * evaluate
     with pytest.raises(ValueError, match="sizes"):
         ol.perf.matmul_rates(sizes=(0,))
+
+
+def test_model_share_times_only_the_models_and_puts_their_methods_back():
+    data = ol.datasets.load_digits()
+    model = ol.models.MLP(64, 4, 10)
+    w = model.init()
+    kernel, predict = ol.models.MLP._kernel, ol.models.MLP._predict
+    none = ol.perf.model_share(lambda: sum(range(1000)), repeat=2)
+    assert none.median == none.low == none.high == 0.0  # no model, nothing timed
+    some = ol.perf.model_share(lambda: model.loss(w, data.X_test, data.y_test), repeat=2)
+    assert 0.0 < some.low <= some.high <= 1.0
+    assert ol.models.MLP._kernel is kernel and ol.models.MLP._predict is predict
+
+    def fails():
+        model.loss(w, data.X_test, data.y_test)
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        ol.perf.model_share(fails)
+    assert ol.models.MLP._kernel is kernel and ol.models.MLP._predict is predict
