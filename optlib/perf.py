@@ -83,13 +83,6 @@ def rounds(fns, repeat=7):
     return out
 
 
-def bandwidth(n=10**7, dtype=np.float64, repeat=7):
-    """Bytes per second of the in-place STREAM triad on ``n`` entries (median)."""
-    a, b = np.ones(n, dtype), np.ones(n, dtype)
-    t = measure(lambda: _k.stream(a, b, 0.0), repeat)
-    return 3 * n * a.itemsize / t.median
-
-
 # --- the step kernels: optlib, NumPy array expressions, torch ----------------------
 
 def _np_sgd(p, g, s, t):
@@ -133,7 +126,8 @@ def _np_rmsprop(p, g, s, t):
 def _np_adam(p, g, s, t, wd=0.0):
     m, v = s[0], s[1]
     b1, b2 = BETAS
-    p *= 1 - LR * wd
+    if wd:  # AdamW's decoupled decay: a pass of its own, as in torch's foreach form
+        p *= 1 - LR * wd
     m += (1 - b1) * (g - m)
     v *= b2
     v += (1 - b2) * g * g
@@ -247,8 +241,9 @@ def step_table(n=10**7, dtypes=(np.float32, np.float64), repeat=7, names=None,
     that exists, ``time`` and ``ratio`` (to the floor, per round) Timings and ``gbs``
     (effective GB/s at the median). ``check`` holds each implementation's largest
     difference from optlib's parameters after two steps from the same start, relative
-    to the largest parameter. torch runs with ``threads`` threads (optlib's kernels
-    use one).
+    to the largest parameter; ``optlib/fused`` (when torch has a fused form) optlib's
+    time over torch's fused time, round by round. torch runs with ``threads`` threads
+    (optlib's kernels use one).
     """
     n = v.integer("n", n, low=8)
     names = list(STEP_CASES) if names is None else names
@@ -287,6 +282,8 @@ def _step_rows(n, dtypes, repeat, names, torch_mod):
                 gbs = words * n * p.itemsize / statistics.median(t) / 1e9
                 row[impl] = dict(time=Timing.of(t), ratio=Timing.of(t / floor),
                                  gbs=gbs)
+            if "optlib" in runners and "torch fused" in runners:  # round by round
+                row["optlib/fused"] = Timing.of(samples["optlib"] / samples["torch fused"])
             rows.append(row)
     return rows
 
@@ -323,7 +320,7 @@ def format_table(rows, brief=False):
         head = f"{'kernel':26s}{'dtype':>8s}{'floor ms':>10s}"
         for i in impls:
             head += f" | {i + ' ms':>16s} {'GB/s':>5s} {'x floor':>16s}"
-        head += " | optlib/fused" if fused else ""
+        head += f" | {'optlib/fused':>18s}" if fused else ""
     lines = [head, "-" * len(head)]
     for r in rows:
         if brief:
@@ -340,10 +337,12 @@ def format_table(rows, brief=False):
                 line += (f" | {1e3 * t.median:16.2f} {r[i]['gbs']:5.1f} "
                          f"{q.median:6.2f} [{q.low:.2f}-{q.high:.2f}]")
         if fused:
-            ratio = "-"
-            if "torch fused" in r:
-                ratio = f"{r['optlib']['ratio'].median / r['torch fused']['ratio'].median:.2f}"
-            line += f"{ratio:>10s}" if brief else f" | {ratio:>12s}"
+            q = r.get("optlib/fused")
+            if brief:
+                line += f"{q.median:10.2f}" if q else f"{'-':>10s}"
+            else:
+                line += (f" | {q.median:5.2f} [{q.low:.2f}-{q.high:.2f}]" if q
+                         else f" | {'-':>18s}")
         lines.append(line)
     return "\n".join(lines)
 
@@ -468,7 +467,10 @@ def trajectory_speedup(steps=100_000, repeat=3, numpy_steps=10_000):
     against the floor of any loop with this arithmetic: that loop's chain of dependent
     operations alone, nothing recorded (:func:`optlib._kernels.perf.adam_rosenbrock_chain`).
 
-    Returns {name: Timing}, the largest |difference| between the jitted and the
+    Every implementation runs once per round (``repeat`` rounds, :func:`rounds`).
+    Returns {name: Timing}, {name: Timing of its time over ``trajectory.run``'s in the
+    same round} (and ``"pure Python / chain alone"``, likewise), the largest
+    |difference| between the jitted and the
     pure-Python iterates over the first 1000 steps (later they drift apart slowly: the
     reader's ``b1 m + (1 - b1) g`` and torch's lerp, which the kernel follows, round
     differently from step 375 on, and Adam on Rosenbrock amplifies it), and whether the
@@ -478,25 +480,28 @@ def trajectory_speedup(steps=100_000, repeat=3, numpy_steps=10_000):
     numpy_steps = v.integer("numpy_steps", numpy_steps, low=1)
     fn = functions.rosenbrock()
     opt = optim.Adam(LR)
-    slow = max(1, repeat // 2)
-    out = {"optlib trajectory.run":
-           measure(lambda: trajectory.run(opt, fn, steps=steps), repeat),
-           "hand-written jitted loop":
-           measure(lambda: hand_adam_rosenbrock(steps), repeat),
-           "dependency chain alone":
-           measure(lambda: _k.adam_rosenbrock_chain(fn.x0.astype(np.float64), LR, 1.0,
-                                                    *BETAS, EPS, *fn.prm, steps), repeat),
-           "pure Python floats":
-           measure(lambda: python_adam_rosenbrock(fn.x0, steps), slow)}
     m = min(steps, numpy_steps)
-    t = measure(lambda: trajectory.run(opt, _Objective(fn), steps=m), slow)
-    out["Python loop of opt.step"] = Timing(*(x * steps / m for x in t))
+    x0 = fn.x0.astype(np.float64)
+    samples = rounds({
+        "optlib trajectory.run": lambda: trajectory.run(opt, fn, steps=steps),
+        "hand-written jitted loop": lambda: hand_adam_rosenbrock(steps),
+        "dependency chain alone": lambda: _k.adam_rosenbrock_chain(
+            x0, LR, 1.0, *BETAS, EPS, *fn.prm, steps),
+        "pure Python floats": lambda: python_adam_rosenbrock(fn.x0, steps),
+        "Python loop of opt.step": lambda: trajectory.run(opt, _Objective(fn), steps=m)},
+        repeat)
+    samples["Python loop of opt.step"] *= steps / m  # timed for m steps, scaled
+    fast = samples["optlib trajectory.run"]
+    times = {name: Timing.of(t) for name, t in samples.items()}
+    ratios = {name: Timing.of(t / fast) for name, t in samples.items() if t is not fast}
+    ratios["pure Python / chain alone"] = Timing.of(samples["pure Python floats"]
+                                                    / samples["dependency chain alone"])
     run = trajectory.run(opt, fn, steps=steps)
     xs, _ = python_adam_rosenbrock(fn.x0, steps)
     diff = float(np.abs(run.x - xs)[:1001].max())
     same = all(np.array_equal(a, b) for a, b in
                zip(hand_adam_rosenbrock(steps), (run.x, run.loss, run.grad_norm)))
-    return out, diff, same
+    return times, ratios, diff, same
 
 
 def _python_cosine(k, lr0, T, eta_min):
@@ -509,8 +514,10 @@ def _python_step(k, lr0, s, gamma):
 
 def schedule_speedups(n=10**6, repeat=5):
     """Evaluating a schedule at ``n`` steps: one array call against a Python loop over
-    the scalar formula (and, for one-cycle, over the scalar API). Returns
-    {name: (Timing array call, Timing Python loop scaled to n steps)}."""
+    the scalar formula (and, for one-cycle, over the scalar API: 20,000 calls, scaled to
+    n), side by side in each of ``repeat`` rounds. Returns {name: (Timing array call,
+    Timing Python loop for n steps, Timing of their ratio round by round)}."""
+    n = v.integer("n", n, low=1000)
     steps = np.arange(n)
     cases = {
         "cosine": (schedules.cosine(0.1, n, 1e-4),
@@ -526,9 +533,10 @@ def schedule_speedups(n=10**6, repeat=5):
             scalar, m = sched, min(n, 20_000)
         np.testing.assert_allclose(sched(steps[:1000]),
                                    [scalar(k) for k in range(1000)], rtol=1e-12)
-        fast = measure(lambda: sched(steps), repeat)
-        slow = measure(lambda: [scalar(k) for k in range(m)], max(1, repeat // 2))
-        out[name] = (fast, Timing(*(x * n / m for x in slow)))
+        t = rounds({"array": lambda: sched(steps),
+                    "loop": lambda: [scalar(k) for k in range(m)]}, repeat)
+        loop = t["loop"] * n / m
+        out[name] = (Timing.of(t["array"]), Timing.of(loop), Timing.of(loop / t["array"]))
     return out
 
 
@@ -763,20 +771,28 @@ def import_time(repeat=5):
 
 
 def compile_times(chapters=None):
-    """First-call seconds of each chapter's kernels in a fresh interpreter, cold (an
-    empty ``NUMBA_CACHE_DIR``) and then with the on-disk cache that run filled.
-    ``chapters``: names from ``CHAPTERS`` (default all). Returns {chapter: (cold,
-    cached)}; chapters run in order, so a kernel compiled for one chapter is already
-    there for the next."""
+    """First-call seconds of each chapter's kernels (``CHAPTERS``): cold, in a fresh
+    interpreter with an empty ``NUMBA_CACHE_DIR`` of its own, then in a second fresh
+    interpreter with the on-disk cache the first one filled. Numba and every optlib
+    module are imported before the clock starts, so each figure is the compilation (or
+    the loading from the cache) and the run of a few small calls. ``chapters``: names
+    from ``CHAPTERS`` (default all). Returns {chapter: (cold, cached)}."""
     chapters = list(CHAPTERS) if chapters is None else chapters
     for name in chapters:
         v.choice("chapters", name, tuple(CHAPTERS))
-    code = "import time, numpy as np, optlib as ol\n"
+    modules = ", ".join(f"optlib.{m}" for m in _MODULES)
+    out = {}
     for name in chapters:
-        code += (f"t = time.perf_counter(); {CHAPTERS[name]}; "
-                 "print(time.perf_counter() - t)\n")
-    with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
-        cold = _fresh_python(code, env).split()
-        warm = _fresh_python(code, env).split()
-    return {name: (float(c), float(w)) for name, c, w in zip(chapters, cold, warm)}
+        code = (f"import time, numba, numpy as np, optlib as ol, {modules}\n"
+                f"t = time.perf_counter(); {CHAPTERS[name]}; "
+                "print(time.perf_counter() - t)\n")
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+            out[name] = tuple(float(_fresh_python(code, env)) for _ in ("cold", "cached"))
+    return out
+
+
+#: optlib's modules, imported before :func:`compile_times` starts its clock.
+_MODULES = ("chain", "clipping", "datasets", "explorables", "functions", "models", "optim",
+            "plotting", "precision", "schedules", "search", "second_order", "theory",
+            "trajectory")

@@ -81,6 +81,8 @@ def test_the_brief_table_fits_a_book_page_with_every_column():
                 continue  # a rule torch has no fused kernel for
             q = 1.0 + k / 10 + j
             row[impl] = dict(time=T(q, q, q), ratio=T(q, q, q), gbs=1.0)
+        if "torch fused" in row:  # step_table's round-by-round optlib / fused
+            row["optlib/fused"] = T(0.5 + k / 100, 0.4, 0.7)
         rows.append(row)
     text = ol.perf.format_table(rows, brief=True)
     assert max(len(line) for line in text.splitlines()) <= 79
@@ -89,6 +91,10 @@ def test_the_brief_table_fits_a_book_page_with_every_column():
         line = text.splitlines()[2 + k]
         assert line.startswith(row["kernel"]) and f"{row['numpy']['ratio'].median:.2f}x" in line
         assert line.endswith("-") == ("torch fused" not in row)
+        if "torch fused" in row:
+            assert line.endswith(f"{row['optlib/fused'].median:.2f}")
+    full = ol.perf.format_table(rows)  # the full table shows the range too
+    assert f"{rows[0]['optlib/fused'].median:.2f} [0.40-0.70]" in full
 
 
 @pytest.mark.parametrize("name, broken", [
@@ -212,3 +218,17 @@ def test_model_share_times_only_the_models_and_puts_their_methods_back():
     with pytest.raises(RuntimeError, match="stop"):
         ol.perf.model_share(fails)
     assert ol.models.MLP._kernel is kernel and ol.models.MLP._predict is predict
+
+
+def test_the_speedups_report_ratios_taken_round_by_round():
+    times, ratios, diff, same = ol.perf.trajectory_speedup(200, repeat=2, numpy_steps=50)
+    assert same and diff < 1e-12
+    assert set(ratios) == (set(times) - {"optlib trajectory.run"}) | {
+        "pure Python / chain alone"}
+    for q in ratios.values():
+        assert 0 < q.low <= q.median <= q.high
+    out = ol.perf.schedule_speedups(1000, repeat=2)
+    for fast, slow, q in out.values():
+        assert 0 < q.low <= q.median <= q.high and fast.median > 0 and slow.median > 0
+    with pytest.raises(ValueError, match="n must be"):
+        ol.perf.schedule_speedups(999)

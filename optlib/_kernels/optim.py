@@ -207,7 +207,7 @@ def adam_moments(p, g, m, v, i, coef, decoupled, maximize):
 
     p[i] is only read: the caller writes it once, with the step. (When this helper also
     stored p[i] under the flag, the loop held a conditional store besides the final
-    one, and on a Zen 4 the Adam kernel ran 1.6x slower for it, even with the flag off.)"""
+    one, and the Adam kernel ran markedly slower for it, even with the flag off.)"""
     decay, wd, w1, w1_rest, b2, w2 = coef
     pi = p[i]
     gi = -g[i] if maximize else g[i]
