@@ -83,6 +83,9 @@ def main():
     t_import, numba_loaded = P.import_time()
     print(f"\n== import optlib (fresh interpreter): {ms(t_import)}; "
           f"numba loaded: {numba_loaded}")
+    t_all, _ = P.import_time(modules=P.MODULES)
+    print(f"   import optlib and all its modules (what the chapters load, numba "
+          f"included): {ms(t_all)}")
 
     print("\n== first call of each chapter's kernels, fresh interpreters of its own "
           "(numba and optlib imported before the clock)")

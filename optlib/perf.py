@@ -761,10 +761,16 @@ def blas_threads(epochs=1):
     return {name: float(r[0]) for name, r in out.items()}, len(losses) == 1
 
 
-def import_time(repeat=5):
-    """Seconds for ``import optlib`` in a fresh interpreter (median of ``repeat``), and
-    whether that import loaded numba (it must not: nothing compiles at import)."""
-    code = ("import sys, time; t = time.perf_counter(); import optlib; "
+def import_time(repeat=5, modules=()):
+    """Seconds for ``import optlib`` in a fresh interpreter (a :class:`Timing` over
+    ``repeat`` interpreters), and whether that import loaded numba (it must not: nothing
+    compiles at import). ``modules``: optlib modules imported too, in the same timing
+    (e.g. ``MODULES``, everything the chapters load; they do load numba)."""
+    repeat = v.integer("repeat", repeat, low=1)
+    for m in modules:
+        v.choice("modules", m, MODULES)
+    names = ", ".join(["optlib"] + [f"optlib.{m}" for m in modules])
+    code = (f"import sys, time; t = time.perf_counter(); import {names}; "
             "print(time.perf_counter() - t, 'numba' in sys.modules)")
     runs = [_fresh_python(code, dict(os.environ)).split() for _ in range(repeat)]
     return Timing.of([float(r[0]) for r in runs]), any(r[1] == "True" for r in runs)
@@ -780,7 +786,7 @@ def compile_times(chapters=None):
     chapters = list(CHAPTERS) if chapters is None else chapters
     for name in chapters:
         v.choice("chapters", name, tuple(CHAPTERS))
-    modules = ", ".join(f"optlib.{m}" for m in _MODULES)
+    modules = ", ".join(f"optlib.{m}" for m in MODULES)
     out = {}
     for name in chapters:
         code = (f"import time, numba, numpy as np, optlib as ol, {modules}\n"
@@ -793,6 +799,6 @@ def compile_times(chapters=None):
 
 
 #: optlib's modules, imported before :func:`compile_times` starts its clock.
-_MODULES = ("chain", "clipping", "datasets", "explorables", "functions", "models", "optim",
+MODULES = ("chain", "clipping", "datasets", "explorables", "functions", "models", "optim",
             "plotting", "precision", "schedules", "search", "second_order", "theory",
             "trajectory")

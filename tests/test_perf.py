@@ -173,6 +173,8 @@ def test_bad_input_is_refused_before_anything_runs():
         ol.perf.tanh_times(0)
     with pytest.raises(ValueError, match="repeat must be"):
         ol.perf.draw_time(0)
+    with pytest.raises(ValueError, match="modules must be one of"):
+        ol.perf.import_time(modules=["os"])
 
 
 def test_the_c_library_tanh_probe_is_math_tanh_and_the_timings_cover_three_ways():
