@@ -126,8 +126,9 @@ class clip_by_global_norm(Link):
 
     def apply(self, u, state, params, step, prepared):
         # u is the chain's own flat update, checked once: no need to check it again.
-        # clip_grad_norm's norm of the one array's norm, sqrt(n * n), is n itself
-        # (n = sqrt(S) rounded, and n * n rounds back to S): the same bits
+        # clip_grad_norm's norm of the one array's norm, sqrt(n * n), is n itself: in
+        # binary floating point sqrt(fl(x * x)) == |x| unless x * x overflows (this n
+        # cannot) or underflows (a norm below 1.5e-154 could differ in its last bits)
         total = float(_clip.norm(u, 2.0))
         return ClipState(clipping._apply_rule([u], total, *prepared))
 

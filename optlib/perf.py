@@ -17,6 +17,7 @@ place (3 words per entry); a kernel's *floor* is its words / 3 times the triad's
 ('SGD', 3)
 """
 
+import contextlib
 import math
 import os
 import statistics
@@ -29,8 +30,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as v
-from . import (clipping, datasets, explorables, functions, models, optim, plotting,
-               schedules, trajectory)
+from . import (clipping, explorables, functions, models, optim, plotting, schedules,
+               trajectory)
 from ._kernels import models as _km
 from ._kernels import optim as _ko
 from ._kernels import perf as _k
@@ -574,40 +575,72 @@ def widget_times(repeat=5):
     return {name: measure(fn, repeat) for name, fn in _widget_work().items()}
 
 
+@contextlib.contextmanager
+def _wrapped_models(wrap):
+    """While the block runs, every ``_kernel`` and ``_predict`` of the models in
+    :mod:`optlib.models` is replaced by ``wrap(name, method)``; put back after, also
+    when the block raises."""
+    saved = [(cls, name, cls.__dict__[name]) for cls in vars(models).values()
+             if isinstance(cls, type) and issubclass(cls, models.Model)
+             for name in ("_kernel", "_predict") if name in cls.__dict__]
+    try:
+        for cls, name, method in saved:
+            setattr(cls, name, wrap(name, method))
+        yield
+    finally:
+        for cls, name, method in saved:
+            setattr(cls, name, method)
+
+
 def model_share(fn, repeat=3):
     """The share of ``fn``'s time spent inside the models' own computations (every
-    ``_kernel`` and ``_predict`` of :mod:`optlib.models`, each call timed), per run of
-    ``fn``, over ``repeat`` runs after a warm-up: a :class:`Timing`. The rest is the
-    Python around them (the training loop, the optimizer's steps)."""
+    ``_kernel`` and ``_predict`` of :mod:`optlib.models`; a call inside another counts
+    once), per run of ``fn``, over ``repeat`` runs after a warm-up: a :class:`Timing`.
+    The rest is the Python around them (the training loop, the optimizer's steps).
+    For ``fn`` on one thread: calls from several threads at once would overlap."""
     repeat = v.integer("repeat", repeat, low=1)
-    spent = [0.0]
+    spent, depth = [0.0], [0]
 
-    def timed(method):
+    def timed(name, method):
         def call(*args):
+            depth[0] += 1
             t0 = time.perf_counter()
             try:
                 return method(*args)
             finally:
-                spent[0] += time.perf_counter() - t0
+                depth[0] -= 1
+                if depth[0] == 0:
+                    spent[0] += time.perf_counter() - t0
         return call
 
-    saved = [(cls, name, cls.__dict__[name]) for cls in vars(models).values()
-             if isinstance(cls, type) and issubclass(cls, models.Model)
-             for name in ("_kernel", "_predict") if name in cls.__dict__]
     shares = []
-    try:
-        for cls, name, method in saved:
-            setattr(cls, name, timed(method))
+    with _wrapped_models(timed):
         fn()
         for _ in range(repeat):
             spent[0] = 0.0
             t0 = time.perf_counter()
             fn()
             shares.append(spent[0] / (time.perf_counter() - t0))
-    finally:
-        for cls, name, method in saved:
-            setattr(cls, name, method)
     return Timing.of(shares)
+
+
+def kernel_calls(fn):
+    """The model kernel calls that ``fn`` makes, in order: (model, shape of X, whether
+    a gradient was asked for)."""
+    calls = []
+
+    def count(name, method):
+        if name != "_kernel":
+            return method
+
+        def call(model, params, X, y, grad):
+            calls.append((model, X.shape, grad.size > 0))
+            return method(model, params, X, y, grad)
+        return call
+
+    with _wrapped_models(count):
+        fn()
+    return calls
 
 
 def model_shares(repeat=3):
@@ -653,21 +686,21 @@ def rnn_flops(n_in, n_hidden, n_out, length, train_seqs, eval_seqs):
 
 
 def matmul_rates(sizes=(32, 512), repeat=5):
-    """GFLOP/s of NumPy's product of two float64 square matrices of each size, on one
-    core (OpenBLAS on one thread, in a fresh interpreter), best of ``repeat`` rounds:
-    at 512 the machine's arithmetic peak, near enough; at 32 the RNN's own size.
-    Returns {size: GFLOP/s}."""
+    """GFLOP/s of products of two float64 square matrices of each size, made inside
+    compiled code as the models' kernels make them (Numba calling OpenBLAS, on one
+    thread, in a fresh interpreter), best of ``repeat`` rounds. Returns {size: GFLOP/s}."""
     sizes = [v.integer("sizes", n, low=1, high=4096) for n in sizes]
     repeat = v.integer("repeat", repeat, low=1)
     code = ("import time, numpy as np\n"
+            "from optlib._kernels.perf import matmul_repeat\n"
             f"for n in {sizes!r}:\n"
             "    a, b = np.random.rand(n, n), np.random.rand(n, n)\n"
             "    calls = max(1, 10**8 // n**3)\n"
+            "    matmul_repeat(a, b, 1)\n"
             "    best = []\n"
             f"    for _ in range({repeat}):\n"
             "        t = time.perf_counter()\n"
-            "        for _ in range(calls):\n"
-            "            a @ b\n"
+            "        matmul_repeat(a, b, calls)\n"
             "        best.append((time.perf_counter() - t) / calls)\n"
             "    print(n, 2 * n**3 / min(best) / 1e9)\n")
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
@@ -675,15 +708,15 @@ def matmul_rates(sizes=(32, 512), repeat=5):
     return {int(a): float(b) for a, b in (line.split() for line in lines if line)}
 
 
-def clipping_widget_floor(epochs=10):
-    """What one move of the clipping widget computes: (GFLOP in its matrix products, a
-    :func:`matmul_rates` dict, the milliseconds those products alone take at each rate).
-    The widget trains chapter 4's RNN for ``epochs`` epochs (32 sequences per step) and
-    evaluates the test loss before and after each epoch."""
-    epochs = v.integer("epochs", epochs, low=1)
-    data = datasets.adding_problem(n=2000, length=20, seed=0)  # as adding_run's
-    (n_train, length, n_in), n_test = data.X_train.shape, len(data.y_test)
-    flops = rnn_flops(n_in, 32, 1, length, epochs * n_train, (epochs + 1) * n_test)
+def clipping_widget_floor():
+    """What one move of the clipping widget computes (the work :func:`widget_times`
+    times): (GFLOP in the matrix products of the RNN kernel calls it makes, counted
+    with :func:`kernel_calls` and :func:`rnn_flops`, a :func:`matmul_rates` dict, the
+    milliseconds those products alone take at each rate)."""
+    flops = 0
+    for model, (n, length, _), with_grad in kernel_calls(_widget_work()["clipping_explorer"]):
+        train, evaluate = (n, 0) if with_grad else (0, n)
+        flops += rnn_flops(model.n_in, model.n_hidden, model.n_out, length, train, evaluate)
     rates = matmul_rates()
     return flops / 1e9, rates, {n: 1e3 * flops / (r * 1e9) for n, r in rates.items()}
 
@@ -799,6 +832,6 @@ def compile_times(chapters=None):
 
 
 #: optlib's modules, imported before :func:`compile_times` starts its clock.
-MODULES = ("chain", "clipping", "datasets", "explorables", "functions", "models", "optim",
-            "plotting", "precision", "schedules", "search", "second_order", "theory",
-            "trajectory")
+MODULES = ("chain", "clipping", "datasets", "exercises", "explorables", "functions",
+           "models", "optim", "perf", "plotting", "precision", "schedules", "search",
+           "second_order", "theory", "trajectory", "widgets")

@@ -202,6 +202,20 @@ def test_rnn_flops_counts_every_matrix_product_of_the_rnn_kernel():
         ol.perf.matmul_rates(sizes=(0,))
 
 
+def test_kernel_calls_sees_every_training_step_and_evaluation_of_a_run():
+    """One epoch of chapter 4's run on 1,600 training and 400 test sequences, batches of
+    32, without the training-set loss: 50 gradient calls of 32 sequences, and the test
+    set's loss before and after the epoch."""
+    calls = ol.perf.kernel_calls(lambda: ol.explorables.adding_run(
+        0.3, epochs=1, full_train_loss=False))
+    grads = [shape for _, shape, g in calls if g]
+    evals = [shape for _, shape, g in calls if not g]
+    assert grads == [(32, 20, 2)] * 50 and evals == [(400, 20, 2)] * 2
+    assert all(isinstance(m, ol.models.RNN) and m.n_hidden == 32 for m, _, _ in calls)
+    assert len(ol.perf.kernel_calls(lambda: ol.explorables.adding_run(
+        0.3, epochs=1))) == 50 + 2 * 2  # with the training set's loss
+
+
 def test_model_share_times_only_the_models_and_puts_their_methods_back():
     data = ol.datasets.load_digits()
     model = ol.models.MLP(64, 4, 10)
@@ -220,6 +234,18 @@ def test_model_share_times_only_the_models_and_puts_their_methods_back():
     with pytest.raises(RuntimeError, match="stop"):
         ol.perf.model_share(fails)
     assert ol.models.MLP._kernel is kernel and ol.models.MLP._predict is predict
+
+    class Nested(ol.models.MLP):  # a kernel calling another counts once
+        def _kernel(self, *args):
+            return super()._kernel(*args)
+
+    try:
+        ol.models.Nested = Nested
+        nested = Nested(64, 4, 10)
+        share = ol.perf.model_share(lambda: nested.loss(w, data.X_test, data.y_test))
+        assert share.high <= 1.0
+    finally:
+        del ol.models.Nested
 
 
 def test_the_speedups_report_ratios_taken_round_by_round():

@@ -93,3 +93,14 @@ def adam_rosenbrock_chain(x, step_size, bc2_sqrt, b1, b2, eps, a, b, steps):
         x0 -= step_size * m0 / (math.sqrt(v0) / bc2_sqrt + eps)
         x1 -= step_size * m1 / (math.sqrt(v1) / bc2_sqrt + eps)
     x[0], x[1] = x0, x1
+
+
+@njit(cache=True)
+def matmul_repeat(a, b, calls):
+    """``a @ b``, ``calls`` times, inside compiled code, as the models' kernels multiply
+    (no interpreter between the products); returns the sum of the products' first
+    entries, so that none can be left out."""
+    s = 0.0
+    for _ in range(calls):
+        s += (a @ b)[0, 0]
+    return s
