@@ -73,8 +73,8 @@ def _split(X, y, test_fraction, seed, standardize, name, n_classes):
 @functools.lru_cache(maxsize=32)
 def _shipped_split(filename, header_lines, test_fraction, seed, standardize, name,
                    n_classes):
-    """A split of a shipped table, made once per process and arguments, read-only
-    (standardising takes a millisecond, a tenth of a widget's whole retraining)."""
+    """A split of a shipped table, made once per process and arguments, read-only (a
+    widget retrains on every slider move: the split need not be made again)."""
     X, y = _table(filename, header_lines)
     data = _split(X, y, test_fraction, seed, standardize, name, n_classes)
     for arr in data[:4]:
