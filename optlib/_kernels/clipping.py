@@ -38,11 +38,11 @@ def sum_of_squares(g):
     of a running sum waits for the one before (about 4 cycles), which made the norm of
     a large float32 array 12x slower than reading it. So from SMALL entries on, lane j
     (of LANES) adds g_{i+j}^2 + g_{i+LANES+j}^2 (the pair added in float64) for each
-    block of 2 LANES entries that starts at i, in index order; then the lanes are added in order, then the last
-    entries that fill no block. The lanes do not depend on each other, so LLVM
-    vectorises the loop over them, and adding a pair of squares per update halves the
-    updates (10^7 float32 entries here: 1.3 ms; one square per update into 64 lanes,
-    1.6 ms, as the 4096 lanes this replaced). The order of every addition is written
+    block of 2 LANES entries that starts at i, in index order; then the lanes are added
+    in order, then the last entries that fill no block. The lanes do not depend on each
+    other, so LLVM vectorises the loop over them, and adding a pair of squares per
+    update halves the updates (10^7 float32 entries here: 1.4 ms; one square per update
+    into 64 lanes, 1.6 ms, as the 4096 lanes this replaced). The order of every addition is written
     in this code, not chosen by the machine's vector width: the result is the same
     everywhere.
     """
