@@ -76,13 +76,13 @@ class DynamicLossScaler:
         if not isinstance(found_inf, (bool, np.bool_)):
             raise TypeError(f"found_inf must be a bool, got {found_inf!r}")
         if found_inf:
-            self.scale = F32(self.scale * F32(self.backoff_factor))
+            self.scale = F32(float(self.scale) * self.backoff_factor)  # rounded once, as torch
             self.growth_tracker = 0
             return
         self.growth_tracker += 1
         if self.growth_tracker == self.growth_interval:
             with np.errstate(over="ignore"):
-                grown = F32(self.scale * F32(self.growth_factor))
+                grown = F32(float(self.scale) * self.growth_factor)
             if math.isfinite(grown):
                 self.scale = grown
             self.growth_tracker = 0

@@ -633,6 +633,9 @@ SCALER_CASES = [
     (3.0, 1.5, 0.25, 2, 14, 3, {4: "nan", 5: "inf", 9: "-inf"}),
     (0.25, 2.0, 0.5, 4, 10, 3, {1: "big", 2: "inf", 7: "big"}),
     (2.0**126, 2.0, 0.5, 2, 8, 3, {5: "inf"}),  # growth past float32's max is skipped
+    # factors that float32 cannot hold: torch multiplies the float32 scale by the double
+    # factor and rounds the product once (rounding the factor first can differ by an ulp)
+    (7.0, 3.0, 0.3, 1, 12, 3, {1: "inf", 4: "nan", 5: "inf", 9: "-inf"}),
 ]
 
 
