@@ -53,17 +53,13 @@ class Result(NamedTuple):
     n_fev: int  #: function evaluations
     n_gev: int  #: gradient evaluations
     n_hev: int  #: Hessian evaluations
+    n_evals: int  #: calls of the objective computing f, its gradient, or both at once
     path: np.ndarray  #: the iterates x_0 ... x_{n_iter}, shape (n_iter + 1, n)
     loss: np.ndarray  #: f at each iterate, shape (n_iter + 1,)
     grad_norm: np.ndarray  #: ||grad f||_2 at each iterate, shape (n_iter + 1,)
     step_size: np.ndarray  #: the accepted step length of each iteration, shape (n_iter,)
     shift: np.ndarray  #: the Hessian shift tau of each iteration (0 if none), shape (n_iter,)
     skipped: int  #: L-BFGS curvature pairs skipped because s.y was not positive
-
-    @property
-    def n_evals(self):
-        """Evaluations of the objective: calls computing f, its gradient, or both at once."""
-        return max(self.n_fev, self.n_gev)
 
 
 class LineSearch(NamedTuple):
@@ -116,7 +112,8 @@ class _NonFinite(Exception):
 
 
 class _Counted:
-    """Wraps an objective: validates its outputs' shapes and counts every evaluation."""
+    """Wraps an objective: validates its outputs' shapes and counts every evaluation
+    (``n_calls``: the calls of value, grad or value_and_grad, each counted once)."""
 
     def __init__(self, fn, need_hess=False):
         if not (hasattr(fn, "value") and hasattr(fn, "grad")):
@@ -125,15 +122,17 @@ class _Counted:
         if need_hess and not hasattr(fn, "hess"):
             raise TypeError(f"Newton's method needs fn.hess(x); {type(fn).__name__} has none")
         self.fn = fn
-        self.n_fev = self.n_gev = self.n_hev = 0
+        self.n_fev = self.n_gev = self.n_hev = self.n_calls = 0
 
     def value(self, x):
         self.n_fev += 1
+        self.n_calls += 1
         return float(self.fn.value(x))
 
     def value_and_grad(self, x):
         self.n_fev += 1
         self.n_gev += 1
+        self.n_calls += 1
         if hasattr(self.fn, "value_and_grad"):
             f, g = self.fn.value_and_grad(x)
         else:
@@ -142,6 +141,7 @@ class _Counted:
 
     def grad(self, x):
         self.n_gev += 1
+        self.n_calls += 1
         return self._sized("fn.grad(x)", self.fn.grad(x), x.shape)
 
     def hess(self, x):
@@ -315,9 +315,9 @@ class _Record:
 
     def result(self, fn, x, f, g, status, skipped=0):
         path = np.array(self.path) if self.keep_path else np.array(self.path[:1])
-        return Result(x, f, g, status, len(self.alpha), fn.n_fev, fn.n_gev, fn.n_hev, path,
-                      np.array(self.loss), np.array(self.gnorm), np.array(self.alpha),
-                      np.array(self.shift), skipped)
+        return Result(x, f, g, status, len(self.alpha), fn.n_fev, fn.n_gev, fn.n_hev,
+                      fn.n_calls, path, np.array(self.loss), np.array(self.gnorm),
+                      np.array(self.alpha), np.array(self.shift), skipped)
 
 
 def newton(fn, x0=None, method="modified", gtol=1e-8, max_iter=100, c1=1e-4, shrink=0.5,
@@ -342,6 +342,7 @@ def newton(fn, x0=None, method="modified", gtol=1e-8, max_iter=100, c1=1e-4, shr
     max_iter = v.integer("max_iter", max_iter, low=1, high=1_000_000)
     c1, _, shrink = _check_constants(c1, shrink=shrink)
     beta = v.positive("beta", beta)
+    keep_path = v.boolean("keep_path", keep_path)
     fn = _Counted(fn, need_hess=True)
     x, f, g = _start(fn, x0)
     H = fn.hess(x)
@@ -424,6 +425,7 @@ def _quasi_newton(fn, x0, m, line_search, gtol, ftol, max_iter, max_evals, c1, c
     max_iter = v.integer("max_iter", max_iter, low=1, high=100_000_000)
     max_evals = v.integer("max_evals", max_evals, low=2, high=100_000_000)
     c1, c2, _ = _check_constants(c1, c2)
+    keep_path = v.boolean("keep_path", keep_path)
     fn = _Counted(fn)
     x, f, g = _start(fn, x0)
     rec = _Record(x, f, g, keep_path)
@@ -446,7 +448,9 @@ def _quasi_newton(fn, x0, m, line_search, gtol, ftol, max_iter, max_evals, c1, c
         if not slope < 0.0:  # rounding can spoil H's definiteness: restart from -g
             newest, count, d = -1, 0, -g
             alpha0, slope = min(1.0, 1.0 / np.linalg.norm(g)), float(-(g @ g))
-        budget = min(20, max_evals - max(fn.n_fev, fn.n_gev))
+        # Armijo's trials compute f alone: keep one call for the gradient at the new point
+        left = max_evals - fn.n_calls - (line_search == "armijo")
+        budget = min(20, left)
         if budget < 1:
             return rec.result(fn, x, f, g, "max_evals", skipped)
         trial = {}
@@ -470,9 +474,7 @@ def _quasi_newton(fn, x0, m, line_search, gtol, ftol, max_iter, max_evals, c1, c
         except _NonFinite:
             return rec.result(fn, x, f, g, "non_finite", skipped)
         if not ls.ok:
-            status = "line_search_failed"
-            if max(fn.n_fev, fn.n_gev) >= max_evals:
-                status = "max_evals"
+            status = "max_evals" if ls.n_evals >= left else "line_search_failed"
             return rec.result(fn, x, f, g, status, skipped)
         alpha = ls.alpha
         x_new = trial["x"]
@@ -537,7 +539,7 @@ def scipy_minimize(fn, x0=None, method="L-BFGS-B", gtol=1e-5, ftol=FTOL, m=10):
     m = v.integer("m", m, low=1, high=10_000)
     fn = _Counted(fn, need_hess=method == "Newton-CG")
     x, f, g = _start(fn, x0)
-    fn.n_fev = fn.n_gev = 0  # scipy evaluates the start itself, and counts it
+    fn.n_fev = fn.n_gev = fn.n_calls = 0  # scipy evaluates the start itself, and counts it
     rec = _Record(x, f, g, True)
     options = {"L-BFGS-B": {"maxcor": m, "gtol": gtol, "ftol": ftol}, "BFGS": {"gtol": gtol},
                "Newton-CG": {}}[method]
@@ -551,4 +553,4 @@ def scipy_minimize(fn, x0=None, method="L-BFGS-B", gtol=1e-5, ftol=FTOL, m=10):
     gnorm = np.array([np.linalg.norm(fn.fn.grad(p)) for p in path])
     steps = np.full(len(path) - 1, np.nan)  # scipy does not report its step lengths
     return Result(x, float(res.fun), fn.fn.grad(x), status, int(res.nit), fn.n_fev, fn.n_gev,
-                  fn.n_hev, path, loss, gnorm, steps, np.zeros(len(path) - 1), 0)
+                  fn.n_hev, fn.n_calls, path, loss, gnorm, steps, np.zeros(len(path) - 1), 0)

@@ -447,6 +447,40 @@ def test_lbfgs_statuses_and_budget():
     assert res.status == "converged" and res.n_iter == 0
 
 
+class _Calls:
+    """An objective that counts the calls made of it, whatever the optimizer counts
+    (value_and_grad is one evaluation, as scipy counts its fun with jac=True)."""
+
+    def __init__(self, fn):
+        self.fn, self.x0, self.calls = fn, fn.x0, 0
+
+    def value(self, x):
+        self.calls += 1
+        return self.fn.value(x)
+
+    def grad(self, x):
+        self.calls += 1
+        return self.fn.grad(x)
+
+    def value_and_grad(self, x):
+        self.calls += 1
+        return self.fn.value(x), self.fn.grad(x)
+
+
+@pytest.mark.parametrize("run", [
+    lambda fn, n: SO.steepest_descent(fn, max_evals=n, ftol=0.0),
+    lambda fn, n: SO.lbfgs(fn, line_search="armijo", max_evals=n, ftol=0.0),
+    lambda fn, n: SO.lbfgs(fn, max_evals=n, ftol=0.0)])
+@pytest.mark.parametrize("budget", [2, 3, 50, 201])
+def test_n_evals_counts_every_call_and_keeps_the_budget(run, budget):
+    """Armijo's trials ask for f alone and the gradient comes after, a call of its own:
+    n_evals counted max(n_fev, n_gev), so a run with budget 200 made 300 calls."""
+    fn = _Calls(ol.functions.rosenbrock(dim=10))
+    res = run(fn, budget)
+    assert res.n_evals == fn.calls <= budget
+    assert res.status == "max_evals" or (res.status == "converged" and budget > 100)
+
+
 def test_result_records_are_consistent():
     fn = ol.functions.beale()
     res = SO.lbfgs(fn)
@@ -467,7 +501,8 @@ def test_result_records_are_consistent():
     ({"c1": 0.95}, ValueError, "c2"), ({"max_evals": 1}, ValueError, "max_evals"),
     ({"x0": [0.0, 0.0, 0.0]}, ValueError, "2 entries"),
     ({"x0": [math.nan, 0.0]}, ValueError, "finite"),
-    ({"x0": [1, 2]}, TypeError, "floats")])
+    ({"x0": [1, 2]}, TypeError, "floats"),
+    ({"keep_path": "no"}, TypeError, "keep_path must be True or False")])
 def test_lbfgs_bad_input(kwargs, err, match):
     with pytest.raises(err, match=match):
         SO.lbfgs(ol.functions.rosenbrock(), **kwargs)
@@ -583,11 +618,13 @@ def test_newton_singular_and_non_finite_hessian():
         SO.newton(Objective(lambda x: 0.0, lambda x: x, x0=[1.0]))
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"method": "exact"}, "'pure', 'damped', 'modified'"), ({"beta": 0.0}, "beta"),
-    ({"max_iter": 0}, "max_iter"), ({"shrink": 1.0}, "shrink")])
-def test_newton_bad_input(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+@pytest.mark.parametrize("kwargs,err,match", [
+    ({"method": "exact"}, ValueError, "'pure', 'damped', 'modified'"),
+    ({"beta": 0.0}, ValueError, "beta"), ({"max_iter": 0}, ValueError, "max_iter"),
+    ({"shrink": 1.0}, ValueError, "shrink"),
+    ({"keep_path": 0}, TypeError, "keep_path must be True or False")])
+def test_newton_bad_input(kwargs, err, match):
+    with pytest.raises(err, match=match):
         SO.newton(ol.functions.rosenbrock(), **kwargs)
 
 
