@@ -263,7 +263,7 @@ def second_order_panels(fn, res, axes, label=None, color=None):
     axes[1].set_ylabel("$f(x_k) - f^*$")
     axes[1].set_xlim(-0.5, max(1, res.n_iter) + 0.5)  # a run of 0 iterations shows
     short = res.step_size < 1.0
-    if short.any():  # mark the iterations whose line search shortened the step
+    if short.any():  # steps below 1: for Newton, shortened by its line search
         k = np.flatnonzero(short) + 1
         axes[1].semilogy(k, np.where(gap[k] > 0, gap[k], np.nan), "x", color=PALETTE["black"],
                          label="step < 1")

@@ -7,8 +7,8 @@ What a float16 training step does here, as under ``torch.autocast`` on a GPU:
    (matrix products with float32 accumulation, as tensor cores do, rounded to float16);
 2. softmax and the cross-entropy run in float32 (autocast keeps them there);
 3. the loss is multiplied by the loss scale ``S``; backpropagation runs in float16, so
-   the gradient of the logits is rounded to float16 (entries below about 6e-8 become
-   0, above 65504 become inf) and so is everything computed from it;
+   the gradient of the logits is rounded to float16 (entries of magnitude up to 2^-25,
+   about 3e-8, become 0, from 65520 up inf) and so is everything computed from it;
 4. the weight gradients land in float32, are *unscaled* (multiplied by ``1/S``) and,
    if all finite, the optimizer updates the float32 master weights. Otherwise the step
    is skipped and the scale is reduced.

@@ -331,9 +331,11 @@ def newton(fn, x0=None, method="modified", gtol=1e-8, max_iter=100, c1=1e-4, shr
       saddles and maxima, and can overshoot far from the minimum.
     * ``'damped'``: Armijo backtracking along d (``c1``, ``shrink``). Stops with status
       ``'not_descent'`` where H is not positive definite and d points uphill.
-    * ``'modified'``: solves with H + tau I, tau >= 0 the smallest of beta * 2^j (after
-      -min diag H + beta) that makes it positive definite (Nocedal & Wright, Alg. 3.3),
-      so d always descends; then backtracking. ``Result.shift`` records tau.
+    * ``'modified'``: solves with H + tau I, tau = 0 if H is positive definite, else the
+      first of tau0, 2 tau0, 4 tau0, ... (tau0 = beta - min diag H, or beta if the
+      diagonal is positive) for which the Cholesky factorisation succeeds (Nocedal &
+      Wright, Alg. 3.3): at most twice the smallest shift that works (or about beta), so
+      d always descends; then backtracking. ``Result.shift`` records tau.
 
     Stops when ``max |g_i| <= gtol``. ``fn`` needs ``value``, ``grad`` and ``hess``.
     """
