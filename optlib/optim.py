@@ -43,10 +43,19 @@ class Optimizer:
     rule = None
     State = None
     name = "optimizer"
+    hyper = np.zeros(0)  #: the hyperparameters the kernel reads, set once by a subclass
 
     def __init__(self, lr):
         self.lr = lr
-        self.hyper = np.zeros(0)
+
+    def __setattr__(self, name, value):
+        # The kernel reads the copy in ``hyper``: an attribute set after it would change
+        # what the optimizer shows, not what it does (torch's param_groups can be edited).
+        if "hyper" in self.__dict__ and name not in ("lr", "_lr"):
+            kind = type(self).__name__
+            raise AttributeError(f"{kind}.{name} is fixed once the optimizer is made; make a "
+                                 f"new one, {kind}(..., {name}=...). Only lr can be reassigned")
+        super().__setattr__(name, value)
 
     @property
     def lr(self):

@@ -247,3 +247,20 @@ def test_every_float32_rule_is_float32_arithmetic_bit_for_bit():
         p = p - f(lr * (1.0 - mu) / (1.0 - prod)) * gi / denom
         p = p - f(lr * mu_next / (1.0 - prod * mu_next)) * m / denom
     np.testing.assert_array_equal(w, p)
+
+
+@pytest.mark.parametrize("opt,name,value", [
+    (ol.optim.Adam(1e-3), "eps", 1e-3), (ol.optim.AdamW(1e-3), "weight_decay", 0.5),
+    (ol.optim.Adam(1e-3), "betas", (0.0, 0.0)), (ol.optim.Momentum(0.1), "momentum", 0.5),
+    (ol.optim.HeavyBall(0.1, 0.9), "momentum", 0.0), (ol.optim.RMSprop(0.01), "eps", -5.0),
+    (ol.optim.Adagrad(0.1), "lr_decay", 1.0), (ol.optim.NAdam(), "momentum_decay", 0.0)])
+def test_hyperparameters_are_fixed_once_made(opt, name, value):
+    """The kernels read a copy of the hyperparameters (``hyper``), made by the
+    constructor: setting one later used to change the attribute and the repr but not
+    the steps (and skipped validation). Now it is refused, by name; lr stays settable."""
+    before = getattr(opt, name)
+    with pytest.raises(AttributeError, match=f"{type(opt).__name__}.{name} is fixed"):
+        setattr(opt, name, value)
+    assert getattr(opt, name) == before
+    opt.lr = 0.5
+    assert opt.lr == 0.5
