@@ -50,7 +50,11 @@ def _arrays(grads):
 def _norm_type(norm_type):
     if norm_type in ("inf", np.inf, math.inf):
         return math.inf
-    return v.real("norm_type", norm_type, low=1.0)
+    try:
+        return v.real("norm_type", norm_type, low=1.0)
+    except (TypeError, ValueError) as e:  # a message naming both kinds of allowed value
+        raise type(e)("norm_type must be a real number p >= 1, or inf (also 'inf'), got "
+                      f"{norm_type!r}") from None
 
 
 def global_norm(grads, norm_type=2.0):

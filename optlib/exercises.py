@@ -1001,6 +1001,9 @@ def _clip_checker(title, clip_fn, mistakes, reference=_global_clip, per_array=Fa
     def learner(grads, max_norm):
         shapes = [g.shape for g in grads]
         result = clip_fn(grads, max_norm)
+        if (isinstance(result, list) and len(result) == 2
+                and isinstance(result[0], (list, tuple))):
+            result = tuple(result)  # [clipped, norm]: the pair, as a list (not the arrays)
         if not (isinstance(result, tuple) and len(result) == 2):
             what = (f"a {type(result).__name__} of length {len(result)}"
                     if isinstance(result, (list, tuple)) else _fmt(result))

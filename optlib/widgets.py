@@ -155,9 +155,10 @@ def race_explorer(lrs, landscape="rosenbrock", steps=1000):
 
 
 def clipping_explorer(log_threshold=-0.5, epochs=10):
-    """A threshold slider (log10; the leftmost position means no clipping) for the RNN on
-    the adding problem; redraws the gradient-norm trace and the test loss."""
-    log_threshold = v.real("log_threshold", log_threshold, low=-2.0, high=1.0)
+    """A threshold slider (log10 of the threshold) and a "no clipping" box for the RNN on
+    the adding problem; redraws the gradient-norm trace and the test loss of an
+    ``epochs``-epoch run (:func:`optlib.explorables.adding_run`)."""
+    log_threshold = v.real("log_threshold", log_threshold, low=-2.0, high=1.5)
     epochs = v.integer("epochs", epochs, low=1, high=50)
     w = _ipywidgets()
     slider = w.FloatSlider(value=log_threshold, min=-2.0, max=1.5, step=0.1,
