@@ -56,6 +56,16 @@ def boolean(name, value):
     return bool(value)
 
 
+def listed(name, values, what, example):
+    """The items of an iterable as a list; a single value (or None) is refused, named:
+    "``name`` must be a list of ``what``, e.g. ``example``"."""
+    try:
+        return list(values)
+    except TypeError:
+        raise TypeError(f"{name} must be a list of {what}, e.g. {example}, got "
+                        f"{values!r}") from None
+
+
 def choice(name, value, allowed):
     """One of a fixed set of strings."""
     if value not in allowed:

@@ -226,6 +226,9 @@ def _returning(learner, names, reference):
                                f"items ({', '.join(names)}), e.g. "
                                f"`return {', '.join(names)}`")
         for name, item, ref in zip(names, got, want):
+            if item is None:
+                raise AnswerFormat(f"{name} is None: compute it and return it with the "
+                                   f"others, `return {', '.join(names)}`")
             if _as_numbers(item) is not None and np.shape(item) != np.shape(ref):
                 raise AnswerFormat(f"{name} has shape {np.shape(item)}, where shape "
                                    f"{np.shape(ref)} was expected")
@@ -470,6 +473,14 @@ def _sgdr_wrong_cycle_end(k, lr0, T_0, T_mult, eta_min):
     return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t_cur / t_i)) / 2
 
 
+def _sgdr_late_restart(k, lr0, T_0, T_mult, eta_min):
+    t_cur, t_i = k, T_0
+    while t_cur > t_i:  # > for >=: at T_cur = T_i the cycle ends at eta_min, no restart
+        t_cur -= t_i
+        t_i *= T_mult
+    return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t_cur / t_i)) / 2
+
+
 def check_sgdr(sgdr_lr):
     """Exercise: ``sgdr_lr(k, lr0, T_0, T_mult, eta_min)``, cosine with warm restarts."""
     cases = [(k, 0.1, 10, 1, 0.0) for k in (0, 5, 9, 10, 15, 25)]
@@ -479,9 +490,9 @@ def check_sgdr(sgdr_lr):
         (lambda k, lr0, T0, Tm, e: e + (lr0 - e) * (1 + np.cos(np.pi * (k % T0) / T0)) / 2,
          "the cycles must grow: after each restart the cycle length is multiplied by "
          "T_mult, so k % T_0 is right only when T_mult = 1."),
-        (_sgdr_wrong_cycle_end,
-         "a cycle of length T_i covers T_cur = 0, ..., T_i - 1: restart as soon as T_cur "
-         "reaches T_i (which is why eta_min itself is never used)."),
+        *((wrong, "a cycle of length T_i covers T_cur = 0, ..., T_i - 1: restart as soon "
+                  "as T_cur reaches T_i (which is why eta_min itself is never used).")
+          for wrong in (_sgdr_late_restart, _sgdr_wrong_cycle_end)),
         (lambda k, lr0, T0, Tm, e: e + (lr0 - e) * (1 + np.cos(np.pi * _tcur(k, T0, Tm)[0]
                                                               / _tcur(k, T0, Tm)[1])),
          "the cosine term (1 + cos) runs from 2 down to 0: halve it."),

@@ -109,7 +109,8 @@ def lr_sweep(fn, lrs, x0=None, steps=100, dpi=DPI):
     """
     if not isinstance(fn, TestFunction) or fn.dim != 2:
         raise TypeError("fn must be a 2-D optlib.functions landscape")
-    lrs = [v.positive(f"lrs[{i}]", lr) for i, lr in enumerate(lrs)]
+    lrs = [v.positive(f"lrs[{i}]", lr)
+           for i, lr in enumerate(v.listed("lrs", lrs, "learning rates", "[0.1, 0.5]"))]
     if not 2 <= len(lrs) <= 40:
         raise ValueError(f"lrs must hold 2 to 40 learning rates, got {len(lrs)}")
     dpi = v.integer("dpi", dpi, low=30, high=150)
@@ -188,8 +189,10 @@ def momentum_grid(cond=50.0, lrs_times_L=(0.3, 1.0, 2.5), momenta=(0.0, 0.6, 0.9
     from .functions import quadratic
 
     fn = quadratic(cond=v.real("cond", cond, low=1.0), angle=0.5)
+    lrs_times_L = v.listed("lrs_times_L", lrs_times_L, "numbers", "(0.3, 1.0)")
     pairs = [(v.positive("lr", a) / fn.L, v.real("momentum", m, low=0.0, high=0.99))
-             for m in momenta for a in lrs_times_L]
+             for m in v.listed("momenta", momenta, "numbers", "(0.0, 0.9)")
+             for a in lrs_times_L]
     if not 2 <= len(pairs) <= 40:
         raise ValueError(f"the grid must hold 2 to 40 settings, got {len(pairs)}")
     dpi = v.integer("dpi", dpi, low=30, high=150)
@@ -277,12 +280,14 @@ def clipping_thresholds(thresholds=(None, 3.0, 1.0, 0.3, 0.1), epochs=25, runs=N
     """One frame per clipping threshold: the gradient-norm trace and the test loss of the
     RNN on the adding problem, as the clipping widget draws them. ``runs``: the matching
     Histories of :func:`adding_run`, if already computed."""
+    thresholds = v.listed("thresholds", thresholds, "clipping thresholds (None: none)",
+                          "(None, 1.0, 0.1)")
     if not 2 <= len(thresholds) <= 12:
         raise ValueError(f"thresholds must hold 2 to 12 values, got {len(thresholds)}")
     dpi = v.integer("dpi", dpi, low=30, high=150)
     if runs is None:
         runs = [adding_run(t, epochs=epochs) for t in thresholds]
-    elif len(runs) != len(thresholds):
+    elif len(v.listed("runs", runs, "Histories", "[adding_run(1.0)]")) != len(thresholds):
         raise ValueError(f"runs must hold one History per threshold ({len(thresholds)}), "
                          f"got {len(runs)}")
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=dpi)

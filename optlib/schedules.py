@@ -90,15 +90,6 @@ def _steps(step):
     return step, isinstance(step, int)
 
 
-def _step_list(name, values):
-    """A list of steps from an iterable (a single number is refused, named)."""
-    try:
-        return list(values)
-    except TypeError:
-        raise TypeError(f"{name} must be a list of steps, e.g. [30, 80], got "
-                        f"{values!r}") from None
-
-
 def _rate(name, value):
     return v.positive(name, value)
 
@@ -144,7 +135,7 @@ def multi_step(lr0, milestones, gamma=0.1):
     lr0 = _rate("lr0", lr0)
     gamma = v.positive("gamma", gamma)
     ms = sorted(v.integer(f"milestones[{i}]", m, low=1)
-                for i, m in enumerate(_step_list("milestones", milestones)))
+                for i, m in enumerate(v.listed("milestones", milestones, "steps", "[30, 80]")))
     if not ms:
         raise ValueError("milestones must hold at least one step")
     return Schedule("multi_step", _k.MULTI_STEP, [lr0, gamma, *ms], lr0=lr0,
@@ -309,7 +300,7 @@ class Sequential(Schedule):
             if not isinstance(s, Schedule):
                 raise TypeError(f"schedules[{i}] must be an optlib schedule, got {s!r}")
         ms = [v.integer(f"milestones[{i}]", m, low=1)
-              for i, m in enumerate(_step_list("milestones", milestones))]
+              for i, m in enumerate(v.listed("milestones", milestones, "steps", "[30, 80]"))]
         if len(ms) != len(schedules) - 1:
             raise ValueError(f"milestones must hold len(schedules) - 1 = {len(schedules) - 1} "
                              f"steps, got {len(ms)}")

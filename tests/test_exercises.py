@@ -206,6 +206,14 @@ def sgdr_late(k, lr0, T_0, T_mult, eta_min):
     return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t / T)) / 2
 
 
+def sgdr_gt_for_ge(k, lr0, T_0, T_mult, eta_min):
+    t, T = k, T_0
+    while t > T:  # the likeliest slip: > where >= belongs
+        t -= T
+        T *= T_mult
+    return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t / T)) / 2
+
+
 def sgdr_no_half(k, lr0, T_0, T_mult, eta_min):
     return 2 * sgdr_right(k, lr0, T_0, T_mult, eta_min) - eta_min
 
@@ -217,6 +225,7 @@ def sgdr_no_eta_min(k, lr0, T_0, T_mult, eta_min):
 @pytest.mark.parametrize("answer, hint", [
     (sgdr_no_growth, "the cycles must grow"),
     (sgdr_late, "restart as soon as T_cur reaches T_i"),
+    (sgdr_gt_for_ge, "restart as soon as T_cur reaches T_i"),
     (sgdr_no_half, "halve it"),
     (sgdr_no_eta_min, "anneal towards eta_min"),
 ])
@@ -1118,6 +1127,10 @@ def test_tuple_answers_are_checked_for_their_size_and_order(capsys):
     assert ok is False and "returned 4 items; return the 3 items (w_new, m_new, v_new)" in out
     ok, out = check(E.check_momentum_step, lambda *a: momentum_right(*a)[::-1], capsys)
     assert ok is False and "wrong order: return (w_new, v_new)" in out
+    for checker, right in ((E.check_momentum_step, momentum_right),
+                           (E.check_heavy_ball_step, heavy_ball_right)):
+        ok, out = check(checker, lambda *a: (right(*a)[0], None), capsys)  # no v_new
+        assert ok is False and "v_new is None: compute it and return it" in out
     ok, out = check(E.check_adamw_chain, lambda lr, wd: None, capsys)
     assert ok is False and "returned None (did you forget" in out and "raised" not in out
 

@@ -152,11 +152,20 @@ def test_the_loss_scaler_checks_the_step_before_unscaling():
     (lambda: S.Sequential([], []), ValueError, "schedules must hold at least one"),
     (lambda: ol.precision.DynamicLossScaler(init_scale=1e39), ValueError, "init_scale must be"),
     (lambda: O.GD(lambda k: np.ones(2)).lr_at(0), TypeError, "one number for a step"),
+    (lambda: ol.explorables.lr_sweep(ol.functions.get("quadratic"), 0.1), TypeError,
+     "lrs must be a list of learning rates"),
+    (lambda: ol.explorables.momentum_grid(lrs_times_L=0.3), TypeError,
+     "lrs_times_L must be a list of numbers"),
+    (lambda: ol.explorables.momentum_grid(momenta=None), TypeError,
+     "momenta must be a list of numbers"),
+    (lambda: ol.explorables.clipping_thresholds(0.3), TypeError,
+     "thresholds must be a list of clipping thresholds"),
 ], ids=["nesterov", "amsgrad", "centered", "staircase", "exact", "clip-exact",
         "clip-error-flag", "standardize", "gd-rate-nan",
         "gd-rate-str", "eig-str", "quadratic-1d", "regression-1d", "sparse-no-features",
         "sparse-p-0", "milestones-int", "k-huge", "sequential-empty",
-        "init-scale", "schedule-array"])
+        "init-scale", "schedule-array", "sweep-lrs", "grid-lrs", "grid-momenta",
+        "clip-thresholds"])
 def test_a_bad_value_is_refused_by_name(call, exc, words):
     with pytest.raises(exc, match=words):
         call()
