@@ -404,12 +404,16 @@ def recipe_run(name, lr, epochs=5, seed=0, batch_size=32):
 
 
 def recipe_gallery(runs, dpi=90):
-    """One frame per recipe: its learning rate per step and the digits MLP's training loss,
-    as the recipe widget draws them. ``runs`` maps a recipe's name to its History."""
-    if not 2 <= len(runs) <= 12:
-        raise ValueError(f"runs must hold 2 to 12 Histories, got {len(runs)}")
-    for name in runs:
+    """One frame per run: its learning rate per step and the digits MLP's training loss,
+    as the recipe widget draws them. ``runs`` maps a recipe's name, or a pair (name, peak
+    rate), to its History."""
+    if not 2 <= len(runs) <= 24:
+        raise ValueError(f"runs must hold 2 to 24 Histories, got {len(runs)}")
+    keys = [key if isinstance(key, tuple) else (key, None) for key in runs]
+    for name, lr in keys:
         v.choice("name", name, tuple(RECIPES))
+        if lr is not None:
+            v.positive("lr", lr)
     dpi = v.integer("dpi", dpi, low=30, high=150)
     names = list(runs)
     low = min(np.nanmin(runs[n].train_loss) for n in names)
@@ -419,10 +423,12 @@ def recipe_gallery(runs, dpi=90):
         for ax in axes:
             ax.clear()
         hist = runs[names[i]]
-        plotting.schedule_panels(axes, hist.lr, hist.train_loss, label=names[i])
+        name, lr = keys[i]
+        plotting.schedule_panels(axes, hist.lr, hist.train_loss, label=name)
         axes[0].set_ylim(0, 1.05 * hist.lr.max())  # each schedule's own scale
         axes[1].set_ylim(0.8 * low, 1.2 * max(h.train_loss[0] for h in runs.values()))
-        fig.suptitle(f"{names[i]}: final training loss {hist.train_loss[-1]:.3g}, test "
+        at = "" if lr is None else f" at lr {lr:.3g}"
+        fig.suptitle(f"{name}{at}: final training loss {hist.train_loss[-1]:.3g}, test "
                      f"accuracy {hist.test_accuracy[-1]:.3f} ({i + 1} of {len(names)})")
         fig.tight_layout()
 

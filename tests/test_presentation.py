@@ -344,8 +344,15 @@ def test_recipe_gallery_has_a_frame_per_recipe_within_budget():
     assert e.n_frames == 5 and e.nbytes < ol.explorables.BUDGET_BYTES
     with pytest.raises(ValueError, match="name must be one of"):
         ol.explorables.recipe_gallery({"sgd": runs["sgd"], "lion": runs["sgd"]})
-    with pytest.raises(ValueError, match="2 to 12"):
+    with pytest.raises(ValueError, match="2 to 24"):
         ol.explorables.recipe_gallery({"sgd": runs["sgd"]})
+    by_rate = {(name, lr): ol.explorables.recipe_run(name, lr, epochs=2)
+               for name in ("sgd", "adamw + warmup + cosine")
+               for lr in ol.explorables.RECIPE_LRS[name][::2]}  # 3 rates each
+    e = ol.explorables.recipe_gallery(by_rate)
+    assert e.n_frames == 6 and e.nbytes < ol.explorables.BUDGET_BYTES
+    with pytest.raises(ValueError, match="lr must be"):
+        ol.explorables.recipe_gallery({("sgd", 0.0): runs["sgd"], "adam": runs["sgd"]})
 
 
 def test_recipe_run_trains_with_the_named_chain():
