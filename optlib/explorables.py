@@ -321,13 +321,15 @@ def second_order_run(fn, method, x0=None, m=5):
 
 def second_order_cases():
     """Chapter 6's frames: every method from Himmelblau's (0, 0), where the Hessian is
-    negative definite, then from Rosenbrock's customary start; L-BFGS with m = 1, 3, 10."""
-    from .functions import himmelblau, rosenbrock
+    negative definite, then from Rosenbrock's customary start (L-BFGS with m = 1, 3, 10),
+    then Newton's three variants on the saddle from (1, 0.2), near its stable manifold."""
+    from .functions import himmelblau, rosenbrock, saddle
 
     cases = []
     for fn, x0 in ((himmelblau(), [0.0, 0.0]), (rosenbrock(), [-1.2, 1.0])):
         cases += [(fn, x0, method, 5) for method in SECOND_ORDER_CHOICES[:3]]
         cases += [(fn, x0, "L-BFGS", m) for m in (1, 3, 10)]
+    cases += [(saddle(), [1.0, 0.2], method, 5) for method in SECOND_ORDER_CHOICES[:3]]
     return cases
 
 

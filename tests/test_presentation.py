@@ -278,7 +278,7 @@ def test_clipping_widget_builds_and_redraws(shown):
 
 def test_second_order_gallery_frames_within_budget():
     e = ol.explorables.second_order_gallery()      # the defaults, as chapter 6 calls it
-    assert e.n_frames == len(ol.explorables.second_order_cases()) == 12
+    assert e.n_frames == len(ol.explorables.second_order_cases()) == 15
     assert e.nbytes < ol.explorables.BUDGET_BYTES
     with pytest.raises(ValueError, match="2 to 40"):
         ol.explorables.second_order_gallery(ol.explorables.second_order_cases()[:1])
