@@ -249,11 +249,13 @@ def _same(a, b):
 
 def _inputs_kept(names, advice):
     """An ``extra_check`` for :func:`run_checker`: a hint when the learner's function
-    changed one of its inputs (named ``names``, in order) in place."""
+    changed one of its inputs (named ``names``, in order) in place. ``advice``: what to
+    do instead, one string for all, or a dict by name."""
     def check(before, after):
         for name, b, a in zip(names, before, after):
             if not _same(b, a):
-                return f"your function changed {name} in place; {advice}"
+                tip = advice[name] if isinstance(advice, dict) else advice
+                return f"your function changed {name} in place; {tip}"
         return None
     return check
 
@@ -1421,8 +1423,12 @@ def check_two_loop(two_loop):
 
     return run_checker("two_loop", two_loop, _bfgs_dense, _two_loop_cases(), mistakes,
                        rtol=1e-9, extra_check=_inputs_kept(
-                           ("g", "s_list", "y_list"), "start from a copy, q = g.copy(), "
-                           "and build new arrays (q = q - a * y)."))
+                           ("g", "s_list", "y_list"),
+                           {"g": "start from a copy, q = g.copy(), and build new arrays "
+                                 "(q = q - a * y).",
+                            **dict.fromkeys(("s_list", "y_list"), (
+                                "walk the lists backwards without changing them, with "
+                                "reversed(...) or an index, not list.reverse()."))}))
 
 
 def _order_cases():

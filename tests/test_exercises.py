@@ -1092,7 +1092,9 @@ class Unconvertible:
     (E.check_noise_std, lambda e, g, k: repr(float(np.sqrt(e / (1 + k)**g))), "returned str"),
     (E.check_noise_std, lambda e, g, k: np.sqrt(e / (1 + k)**g) + 5j, "returned complex"),
     (E.check_two_loop, lambda g, S, Y: (S.append(1.0), np.array(g, float))[1],
-     "changed s_list in place"),
+     "changed s_list in place; walk the lists backwards without changing them"),
+    (E.check_two_loop, lambda g, S, Y: (g.__imul__(2.0), np.array(g, float))[1],
+     "changed g in place; start from a copy, q = g.copy()"),
 ])
 def test_odd_answers_get_a_message_not_a_traceback(checker, answer, words, capsys):
     ok, out = check(checker, answer, capsys)
