@@ -108,7 +108,7 @@ def inverse_time(lr0, decay_rate, decay_steps=1, staircase=False):
     """
     lr0 = _rate("lr0", lr0)
     decay_rate = v.real("decay_rate", decay_rate, low=0.0)
-    decay_steps = v.integer("decay_steps", decay_steps, low=1)
+    decay_steps = v.integer("decay_steps", decay_steps, low=1, high=MAX_STEP)
     staircase = v.boolean("staircase", staircase)
     return Schedule("inverse_time", _k.INVERSE_TIME,
                     [lr0, decay_rate, decay_steps, float(staircase)],
@@ -119,7 +119,7 @@ def inverse_time(lr0, decay_rate, decay_steps=1, staircase=False):
 def step_decay(lr0, step_size, gamma=0.1):
     r"""Step decay :math:`\eta_0\,\gamma^{\lfloor k / s \rfloor}` (torch ``StepLR``)."""
     lr0 = _rate("lr0", lr0)
-    step_size = v.integer("step_size", step_size, low=1)
+    step_size = v.integer("step_size", step_size, low=1, high=MAX_STEP)
     gamma = v.positive("gamma", gamma)
     return Schedule("step_decay", _k.STEP, [lr0, step_size, gamma], lr0=lr0,
                     step_size=step_size, gamma=gamma)
@@ -134,7 +134,7 @@ def multi_step(lr0, milestones, gamma=0.1):
     """
     lr0 = _rate("lr0", lr0)
     gamma = v.positive("gamma", gamma)
-    ms = sorted(v.integer(f"milestones[{i}]", m, low=1)
+    ms = sorted(v.integer(f"milestones[{i}]", m, low=1, high=MAX_STEP)
                 for i, m in enumerate(v.listed("milestones", milestones, "steps", "[30, 80]")))
     if not ms:
         raise ValueError("milestones must hold at least one step")
@@ -169,7 +169,7 @@ def cosine(lr0, T_max, eta_min=0.0, after="hold"):
     ``T_max`` steps, which is what torch does.
     """
     lr0 = _rate("lr0", lr0)
-    T_max = v.integer("T_max", T_max, low=1)
+    T_max = v.integer("T_max", T_max, low=1, high=MAX_STEP)
     eta_min = v.real("eta_min", eta_min, low=0.0)
     if eta_min > lr0:
         raise ValueError(f"eta_min must be <= lr0 (the schedule decays), got eta_min={eta_min} "
@@ -189,7 +189,7 @@ def cosine_restarts(lr0, T_0, T_mult=1, eta_min=0.0):
     before (the SGDR paper lets :math:`T_{\text{cur}}` reach :math:`T_i`).
     """
     lr0 = _rate("lr0", lr0)
-    T_0 = v.integer("T_0", T_0, low=1)
+    T_0 = v.integer("T_0", T_0, low=1, high=MAX_STEP)
     T_mult = v.integer("T_mult", T_mult, low=1, high=1000)
     eta_min = v.real("eta_min", eta_min, low=0.0)
     if eta_min > lr0:
@@ -212,8 +212,9 @@ def cyclic(base_lr, max_lr, step_size_up, step_size_down=None, mode="triangular"
     max_lr = _rate("max_lr", max_lr)
     if base_lr > max_lr:
         raise ValueError(f"base_lr must be <= max_lr, got base_lr={base_lr} > max_lr={max_lr}")
-    up = v.integer("step_size_up", step_size_up, low=1)
-    down = up if step_size_down is None else v.integer("step_size_down", step_size_down, low=1)
+    up = v.integer("step_size_up", step_size_up, low=1, high=MAX_STEP)
+    down = up if step_size_down is None else v.integer("step_size_down", step_size_down,
+                                                       low=1, high=MAX_STEP)
     v.choice("mode", mode, _CYCLIC_MODES)
     gamma = v.real("gamma", gamma, low=0.0, high=1.0, low_inclusive=False)
     return Schedule("cyclic", _k.CYCLIC,
@@ -229,7 +230,7 @@ def polynomial(lr0, total_steps, power=1.0, end_lr=0.0):
     ``polynomial_schedule`` in general.
     """
     lr0 = _rate("lr0", lr0)
-    total_steps = v.integer("total_steps", total_steps, low=1)
+    total_steps = v.integer("total_steps", total_steps, low=1, high=MAX_STEP)
     power = v.positive("power", power)
     end_lr = v.real("end_lr", end_lr, low=0.0)
     if end_lr > lr0:
@@ -252,7 +253,7 @@ def one_cycle(max_lr, total_steps, pct_start=0.3, anneal="cos", div_factor=25.0,
     ``total_steps`` steps (0 ... total_steps - 1).
     """
     max_lr = _rate("max_lr", max_lr)
-    total_steps = v.integer("total_steps", total_steps, low=2)
+    total_steps = v.integer("total_steps", total_steps, low=2, high=MAX_STEP)
     pct_start = v.real("pct_start", pct_start, low=0.0, high=1.0, low_inclusive=False,
                        high_inclusive=False)
     v.choice("anneal", anneal, ("cos", "linear"))
@@ -279,7 +280,7 @@ def linear(lr0, start_factor=1.0 / 3.0, end_factor=1.0, total_iters=5):
     lr0 = _rate("lr0", lr0)
     start_factor = v.real("start_factor", start_factor, low=0.0, high=1.0)
     end_factor = v.real("end_factor", end_factor, low=0.0, high=1.0)
-    total_iters = v.integer("total_iters", total_iters, low=1)
+    total_iters = v.integer("total_iters", total_iters, low=1, high=MAX_STEP)
     return Schedule("linear", _k.LINEAR, [lr0, start_factor, end_factor, total_iters],
                     lr0=lr0, start_factor=start_factor, end_factor=end_factor,
                     total_iters=total_iters)
@@ -299,7 +300,7 @@ class Sequential(Schedule):
         for i, s in enumerate(schedules):
             if not isinstance(s, Schedule):
                 raise TypeError(f"schedules[{i}] must be an optlib schedule, got {s!r}")
-        ms = [v.integer(f"milestones[{i}]", m, low=1)
+        ms = [v.integer(f"milestones[{i}]", m, low=1, high=MAX_STEP)
               for i, m in enumerate(v.listed("milestones", milestones, "steps", "[30, 80]"))]
         if len(ms) != len(schedules) - 1:
             raise ValueError(f"milestones must hold len(schedules) - 1 = {len(schedules) - 1} "
@@ -334,9 +335,9 @@ def warmup(schedule, warmup_steps, start_factor=0.0, total_steps=None):
     """
     if not isinstance(schedule, Schedule):
         raise TypeError(f"schedule must be an optlib schedule, got {schedule!r}")
-    warmup_steps = v.integer("warmup_steps", warmup_steps, low=1)
+    warmup_steps = v.integer("warmup_steps", warmup_steps, low=1, high=MAX_STEP)
     if total_steps is not None:
-        total_steps = v.integer("total_steps", total_steps, low=1)
+        total_steps = v.integer("total_steps", total_steps, low=1, high=MAX_STEP)
         if warmup_steps >= total_steps:
             raise ValueError(f"warmup_steps must be shorter than the run: warmup_steps="
                              f"{warmup_steps} >= total_steps={total_steps}")
@@ -351,8 +352,8 @@ def warmup_cosine(peak_lr, warmup_steps, total_steps, final_fraction=0.1):
     """The "GPT-3 recipe": linear warmup from 0 to peak_lr, then cosine decay to
     ``final_fraction * peak_lr`` at ``total_steps``, held there afterwards."""
     peak_lr = _rate("peak_lr", peak_lr)
-    total_steps = v.integer("total_steps", total_steps, low=2)
-    warmup_steps = v.integer("warmup_steps", warmup_steps, low=1)
+    total_steps = v.integer("total_steps", total_steps, low=2, high=MAX_STEP)
+    warmup_steps = v.integer("warmup_steps", warmup_steps, low=1, high=MAX_STEP)
     if warmup_steps >= total_steps:
         raise ValueError(f"warmup_steps must be shorter than the run: warmup_steps="
                          f"{warmup_steps} >= total_steps={total_steps}")
@@ -457,7 +458,7 @@ def lr_range_test(model, params, data, start_lr=1e-7, end_lr=10.0, num_it=100,
                                low_inclusive=False)
     v.choice("suggest", suggest, ("valley", "steepest", "minimum"))
     models._check_data(data)
-    X, y = data.X_train, data.y_train
+    w, X, y = model._check(w, data.X_train, data.y_train)  # shapes, dtypes, labels
     batch = v.integer("batch_size", batch_size, low=1, high=len(y))
     rng = np.random.default_rng(v.integer("seed", seed, low=0))
 

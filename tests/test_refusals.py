@@ -148,6 +148,9 @@ def test_the_loss_scaler_checks_the_step_before_unscaling():
      r"frequent \+ rare must be at least 1"),
     (lambda: ol.datasets.sparse_regression(p=0.0), ValueError, r"p must be in \(0.0, 1.0\]"),
     (lambda: S.multi_step(0.1, 30), TypeError, "milestones must be a list of steps"),
+    # a period past 2**53 wrapped in the kernel's int(): the rate doubled, or a hang
+    (lambda: S.step_decay(0.1, 10**20), ValueError, r"step_size must be an integer in \[1, "),
+    (lambda: S.cosine_restarts(0.1, 2**63), ValueError, r"T_0 must be an integer in \[1, "),
     (lambda: S.exponential(0.1, k=1000.0), ValueError, r"k must be in \[0.0, 700.0\]"),
     (lambda: S.Sequential([], []), ValueError, "schedules must hold at least one"),
     (lambda: ol.precision.DynamicLossScaler(init_scale=1e39), ValueError, "init_scale must be"),
@@ -163,7 +166,7 @@ def test_the_loss_scaler_checks_the_step_before_unscaling():
 ], ids=["nesterov", "amsgrad", "centered", "staircase", "exact", "clip-exact",
         "clip-error-flag", "standardize", "gd-rate-nan",
         "gd-rate-str", "eig-str", "quadratic-1d", "regression-1d", "sparse-no-features",
-        "sparse-p-0", "milestones-int", "k-huge", "sequential-empty",
+        "sparse-p-0", "milestones-int", "period-huge", "T0-huge", "k-huge", "sequential-empty",
         "init-scale", "schedule-array", "sweep-lrs", "grid-lrs", "grid-momenta",
         "clip-thresholds"])
 def test_a_bad_value_is_refused_by_name(call, exc, words):
@@ -185,6 +188,17 @@ def test_fit_and_the_range_test_name_a_missing_dataset():
         ol.models.fit(model, O.GD(0.1), np.zeros(model.n_params), None)
     with pytest.raises(TypeError, match="data must be an optlib.datasets.Dataset"):
         S.lr_range_test(model, np.zeros(model.n_params), None)
+
+
+def test_the_range_test_checks_the_data_against_the_model_like_fit():
+    """It handed data.X_train to the kernel unchecked: 200 columns for a 3-input model
+    read past the weights' end (a segfault), and digits 0-9 went to a binary model."""
+    wide = ol.datasets.synthetic_regression(n=400, dim=200)
+    with pytest.raises(ValueError, match="X must have 3 columns"):
+        S.lr_range_test(ol.models.LinearRegression(3), np.zeros(4), wide, num_it=30)
+    digits = ol.datasets.load_digits(seed=0)
+    with pytest.raises(ValueError, match=r"y must hold labels in \[0, 1\]"):
+        S.lr_range_test(ol.models.LogisticRegression(64), np.zeros(65), digits, num_it=30)
 
 
 def test_the_range_test_needs_seven_iterations_for_a_suggestion():
