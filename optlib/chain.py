@@ -73,6 +73,15 @@ class Link:
 
     State = Empty
 
+    def __setattr__(self, name, value):
+        # Set once, by the constructor that validates it, as an optimizer's are: a new
+        # value would reach the kernels unchecked. A rate (lr) is a validated property.
+        if name in self.__dict__ and name not in ("lr", "_lr"):
+            kind = type(self).__name__
+            raise AttributeError(f"{kind}.{name} is fixed once the link is made; make a new "
+                                 f"one, {kind}(..., {name}=...). Only lr can be reassigned")
+        super().__setattr__(name, value)
+
     def __repr__(self):  # a validated property keeps its value as _name
         args = ", ".join(f"{k.lstrip('_')}={val!r}" for k, val in self.__dict__.items())
         return f"{type(self).__name__}({args})"
@@ -121,8 +130,8 @@ class clip_by_global_norm(Link):
     def init(self, params):
         return ClipState(math.nan)
 
-    def prepare(self, step, params):  # checked again: the attributes can be set
-        return v.positive("max_norm", self.max_norm), v.boolean("exact", self.exact)
+    def prepare(self, step, params):
+        return self.max_norm, self.exact
 
     def apply(self, u, state, params, step, prepared):
         # u is the chain's own flat update, checked once: no need to check it again.
