@@ -24,6 +24,7 @@ PALETTE = {
     "purple": "#CC79A7",
     "grey": "#999999",
     "olive": "#999933",  # from Paul Tol's "muted" scheme, also colour-blind safe
+    "indigo": "#332288",  # Tol's "muted" too
 }
 
 #: The colour of each optimizer, the same in every chapter.
@@ -37,6 +38,7 @@ COLORS = {
     "adamw": PALETTE["black"],
     "newton": PALETTE["grey"],
     "lbfgs": PALETTE["olive"],
+    "nadam": PALETTE["indigo"],
 }
 
 #: Colours for series that are not optimizers (learning rates, seeds, ...), in order.
@@ -45,7 +47,8 @@ CYCLE = [PALETTE[c] for c in ("blue", "orange", "green", "vermillion", "purple",
 
 
 def color(name):
-    """The book-wide colour of an optimizer, by its ``name`` (e.g. ``opt.name``)."""
+    """The book-wide colour of an optimizer, by its ``name`` (e.g. ``opt.name`` of any
+    :mod:`optlib.optim` optimizer; a chain has no name: give it a colour of ``CYCLE``)."""
     v.choice("name", name, tuple(COLORS))
     return COLORS[name]
 
@@ -107,12 +110,15 @@ def path(ax, xs, label=None, color=None, max_points=2000, **kwargs):
 
 def loss_curves(curves, ax=None, f_min=0.0, log=True, colors=None, xlabel="step",
                 ylabel=None):
-    """Plot ``{label: losses}`` as ``loss - f_min`` (log scale by default); returns the axes."""
+    """Plot ``{label: losses}`` as ``loss - f_min`` (log scale by default), or the losses
+    themselves for ``f_min=None``; returns the axes."""
+    if f_min is not None:
+        f_min = v.real("f_min", f_min)
     ax = plt.gca() if ax is None else ax
     starts, peak = [], 0.0
     for i, (label, loss) in enumerate(curves.items()):
         c = (colors or {}).get(label, CYCLE[i % len(CYCLE)])
-        y = np.asarray(loss, dtype=float) - f_min
+        y = np.asarray(loss, dtype=float) - (f_min or 0.0)
         if log:
             y = np.where(y > 0, y, np.nan)
         ax.plot(np.arange(len(y)), y, color=c, label=str(label), lw=1.5)

@@ -8,7 +8,8 @@
 For the built-in landscapes (:mod:`optlib.functions`) the whole loop is one jitted
 kernel, cached on disk. Any other objective (an object with ``value(x)`` and
 ``grad(x)`` methods, e.g. your own landscape) takes a Python loop that calls the same
-update kernel through ``opt.step``: slower, never cached, same numbers.
+update kernel through ``opt.step``: slower, never cached, same numbers (the gradient
+norms too, up to 8,191 coordinates; beyond, the norm adds its squares in another order).
 """
 
 from typing import NamedTuple
@@ -16,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as v
+from ._kernels import clipping as _clip
 from ._kernels import trajectory as _k
 from .chain import Chain
 from .functions import TestFunction
@@ -36,7 +38,7 @@ class Trajectory(NamedTuple):
     def steps_to(self, tol, f_min=0.0):
         """First k with loss[k] - f_min <= tol, or None if the run never gets there."""
         tol = v.positive("tol", tol)
-        hit = np.flatnonzero(self.loss - f_min <= tol)
+        hit = np.flatnonzero(self.loss - v.real("f_min", f_min) <= tol)
         return int(hit[0]) if hit.size else None
 
 
@@ -96,7 +98,7 @@ def _python_loop(opt, fn, x, state, steps, xs, fs, gnorms):
     fs[0] = fn.value(x.copy())
     for k in range(steps):
         g = np.asarray(fn.grad(np.array(opt.grad_point(x, state))), dtype=x.dtype)
-        gnorms[k] = np.linalg.norm(g)
+        gnorms[k] = _clip.norm(g.reshape(-1), 2.0)  # as the kernel (below 8,192 entries)
         state = opt.step(x, g, state)
         xs[k + 1] = x
         fs[k + 1] = fn.value(x.copy())

@@ -35,6 +35,10 @@ def test_every_optimizer_has_its_own_colour():
     colours = list(ol.plotting.COLORS.values())
     assert len(set(colours)) == len(colours)
     assert ol.plotting.color("gd") == ol.plotting.PALETTE["blue"]
+    optimizers = [cls for cls in vars(ol.optim).values() if isinstance(cls, type)
+                  and issubclass(cls, ol.optim.Optimizer) and cls is not ol.optim.Optimizer]
+    names = {cls.name for cls in optimizers} | {"nesterov"}  # Momentum(nesterov=True)
+    assert len(optimizers) >= 8 and names <= set(ol.plotting.COLORS)  # nadam had none
     with pytest.raises(ValueError, match="name must be one of"):
         ol.plotting.color("sgd-typo")
 
@@ -55,6 +59,16 @@ def test_loss_curves_cut_the_axis_for_a_diverging_run():
     fig, ax = plt.subplots()
     ol.plotting.loss_curves({"ok": [1.0, 0.5, 0.1], "bad": [1.0, 1e10, 1e200]}, ax=ax)
     assert ax.get_ylim()[1] == pytest.approx(1e3)
+
+
+def test_loss_curves_without_f_min_plot_the_losses_themselves():
+    fig, ax = plt.subplots()
+    ol.plotting.loss_curves({"a": [3.0, 2.0, 1.0]}, ax=ax, f_min=None)
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [3.0, 2.0, 1.0])
+    assert ax.get_ylabel() == "loss"
+    with pytest.raises(TypeError, match="f_min must be a real number"):
+        ol.plotting.loss_curves({"a": [1.0]}, ax=ax, f_min="0")
+    plt.close(fig)
 
 
 def test_flow_diagram_has_a_box_per_label_and_rejects_none():
