@@ -78,7 +78,10 @@ class Model:
         return float(self._kernel(params, X, y, np.empty(0, params.dtype)))
 
     def accuracy(self, params, X, y):
-        """Fraction of rows whose predicted class equals y."""
+        """Fraction of rows whose predicted class equals y (classifiers only)."""
+        if not self.classifier:
+            raise TypeError(f"accuracy needs a classifier; {type(self).__name__} predicts "
+                            "real numbers: use loss")
         params, X, y = self._check(params, X, y)
         return float(np.mean(self._predict(params, X) == y))
 

@@ -341,6 +341,9 @@ def warmup(schedule, warmup_steps, start_factor=0.0, total_steps=None):
         if warmup_steps >= total_steps:
             raise ValueError(f"warmup_steps must be shorter than the run: warmup_steps="
                              f"{warmup_steps} >= total_steps={total_steps}")
+    if not schedule(0) > 0:  # the ramp rises to schedule(0)
+        raise ValueError(f"schedule must start above 0 to warm up to it, got schedule(0) = "
+                         f"{schedule(0)} for {schedule!r}")
     ramp = linear(schedule(0), start_factor, 1.0, warmup_steps)
     out = Sequential([ramp, schedule], [warmup_steps])
     out.name = "warmup"

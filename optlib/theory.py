@@ -28,7 +28,7 @@ def _reals(name, values):
 
 def _eigs(eigenvalues):
     lam = v.float_array("eigenvalues", np.atleast_1d(_reals("eigenvalues", eigenvalues)),
-                        copy=True)
+                        ndim=1, copy=True)
     if np.any(lam <= 0):
         raise ValueError(f"eigenvalues must be > 0, got {lam}")
     return lam
@@ -44,7 +44,12 @@ def gd_rate(lr, eigenvalues):
 def heavy_ball_rate(lr, momentum, eigenvalues):
     """The heavy ball's contraction per step: the largest spectral radius, over the
     eigenvalues, of its 2x2 iteration matrix. ``lr`` and ``momentum`` broadcast."""
-    lr, gamma = np.broadcast_arrays(_reals("lr", lr), _reals("momentum", momentum))
+    lr, momentum = _reals("lr", lr), _reals("momentum", momentum)
+    try:
+        lr, gamma = np.broadcast_arrays(lr, momentum)
+    except ValueError:
+        raise ValueError(f"lr and momentum must broadcast together, got shapes {lr.shape} "
+                         f"and {momentum.shape}") from None
     if not np.all((gamma >= 0) & (gamma < 1)):
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     lam = _eigs(eigenvalues)

@@ -163,12 +163,23 @@ def test_the_loss_scaler_checks_the_step_before_unscaling():
      "momenta must be a list of numbers"),
     (lambda: ol.explorables.clipping_thresholds(0.3), TypeError,
      "thresholds must be a list of clipping thresholds"),
+    (lambda: ol.search.Choice("abc"), TypeError, "options must be a list of values"),
+    (lambda: ol.search.Choice(5), TypeError, "options must be a list of values"),
+    (lambda: ol.models.LinearRegression(3).accuracy(np.zeros(4), np.zeros((2, 3)),
+                                                    np.zeros(2)),
+     TypeError, "accuracy needs a classifier"),
+    (lambda: ol.theory.gd_rate(0.5, [[1.0], [2.0]]), ValueError, "eigenvalues must be 1-D"),
+    (lambda: ol.theory.heavy_ball_rate([0.1, 0.2], [0.5, 0.6, 0.7], [1.0]), ValueError,
+     "lr and momentum must broadcast together"),
+    (lambda: S.warmup(S.warmup_cosine(0.1, 5, 20), 3), ValueError,
+     "schedule must start above 0 to warm up"),
 ], ids=["nesterov", "amsgrad", "centered", "staircase", "exact", "clip-exact",
         "clip-error-flag", "standardize", "gd-rate-nan",
         "gd-rate-str", "eig-str", "quadratic-1d", "regression-1d", "sparse-no-features",
         "sparse-p-0", "milestones-int", "period-huge", "T0-huge", "k-huge", "sequential-empty",
         "init-scale", "schedule-array", "sweep-lrs", "grid-lrs", "grid-momenta",
-        "clip-thresholds"])
+        "clip-thresholds", "choice-str", "choice-int", "accuracy-regression",
+        "eigs-2d", "hb-broadcast", "warmup-from-0"])
 def test_a_bad_value_is_refused_by_name(call, exc, words):
     with pytest.raises(exc, match=words):
         call()

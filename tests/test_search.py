@@ -31,7 +31,7 @@ def test_uniform_and_choice_cover_their_range():
 def test_from_unit_maps_the_ends_of_the_range():
     assert S.LogUniform(1e-4, 1e-2).from_unit(0.5) == pytest.approx(1e-3)
     assert S.Uniform(-1.0, 3.0).from_unit(0.25) == pytest.approx(0.0)
-    assert S.Choice("abc").from_unit(0.999999) == "c"
+    assert S.Choice(["a", "b", "c"]).from_unit(0.999999) == "c"
 
 
 def test_sampling_is_reproducible_by_seed():
