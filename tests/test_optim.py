@@ -248,6 +248,57 @@ def test_every_float32_rule_is_float32_arithmetic_bit_for_bit():
         p = p - f(lr * mu_next / (1.0 - prod * mu_next)) * m / denom
     np.testing.assert_array_equal(w, p)
 
+    # RMSprop's other three loops: plain, momentum only, centred only (alpha >= 1/2:
+    # the centred average's lerp takes its near branch, with w)
+    alpha = 0.9
+    for mom, centered in ((0.0, False), (0.7, False), (0.0, True)):
+        w, _ = run(ol.optim.RMSprop(lr, alpha, eps, momentum=mom, centered=centered))
+        p, sq, avg, buf = (w0.copy(),) + tuple(np.zeros_like(w0) for _ in range(3))
+        for g in gs:
+            sq = f(alpha) * sq + f(1.0 - alpha) * g * g
+            avg = avg + f(1.0 - alpha) * (g - avg)
+            den = np.sqrt(sq - avg * avg if centered else sq) + f(eps)
+            buf = f(mom) * buf + g / den
+            p = p - f(lr) * buf if mom else p - f(lr) * g / den
+        np.testing.assert_array_equal(w, p)
+
+    b1, b2 = 0.9, 0.999  # AMSGrad: the running maximum of v in the denominator
+    w, _ = run(ol.optim.Adam(lr, (b1, b2), eps, amsgrad=True))
+    p, m, v, vmax = (w0.copy(),) + tuple(np.zeros_like(w0) for _ in range(3))
+    for t, g in enumerate(gs, 1):
+        m = m + f(1.0 - b1) * (g - m)
+        v = f(b2) * v + f(1.0 - b2) * g * g
+        vmax = np.maximum(vmax, v)
+        p = p - f(lr / (1.0 - b1**t)) * m / (np.sqrt(vmax) / f(np.sqrt(1.0 - b2**t))
+                                             + f(eps))
+    np.testing.assert_array_equal(w, p)
+
+    w, _ = run(ol.optim.Momentum(lr, 0.0, weight_decay=wd))  # no buffer: its own loop
+    p = w0.copy()
+    for g in gs:
+        p = p - f(lr) * (g + f(wd) * p)
+    np.testing.assert_array_equal(w, p)
+
+    la = ol.optim.NesterovLookahead(0.1, 0.7)  # where the look-ahead gradient is taken
+    state = la.init(w0)
+    state.velocity[...] = gs[0]
+    np.testing.assert_array_equal(la.grad_point(w0, state), w0 - f(0.7) * gs[0])
+
+
+def test_torchs_lerp_takes_its_far_branch_at_weight_one_half():
+    """torch's lerp: a + w (b - a) for w < 1/2, else b - (b - a)(1 - w); at w = 1/2
+    exactly (Adam with b1 = 1/2, RMSprop's centred average with alpha = 1/2) the far
+    one, which rounds differently from the near one."""
+    r = np.random.default_rng(2)
+    opt = ol.optim.Adam(1e-3, betas=(0.5, 0.999))
+    w = np.zeros(1000)
+    state, m, near = opt.init(w), np.zeros(1000), np.zeros(1000)
+    for g in r.normal(size=(3, 1000)):
+        state = opt.step(w, g, state)
+        m, near = g - (g - m) * 0.5, near + 0.5 * (g - near)
+    np.testing.assert_array_equal(state.exp_avg, m)
+    assert not np.array_equal(m, near)  # the branches do differ on these numbers
+
 
 @pytest.mark.parametrize("opt,name,value", [
     (ol.optim.Adam(1e-3), "eps", 1e-3), (ol.optim.AdamW(1e-3), "weight_decay", 0.5),

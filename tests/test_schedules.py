@@ -654,6 +654,10 @@ def test_plateau_eps_skips_tiny_reductions():
     # 1e-3 -> 5e-4 -> 2.5e-4 -> 1.25e-4, then 1.25e-4 - 6.25e-5 < eps: no more
     np.testing.assert_allclose(got, [1e-3, 5e-4, 2.5e-4, 1.25e-4, 1.25e-4, 1.25e-4,
                                      1.25e-4], rtol=1e-15)
+    # a cut of exactly eps is skipped too: torch reduces only when old - new > eps
+    # (1 - 0.5 = 0.5 exactly in binary)
+    assert plateau_lrs([1.0] * 4, lr=1.0, factor=0.5, patience=0, eps=0.5) == [1.0] * 4
+    assert plateau_lrs([1.0] * 2, lr=1.0, factor=0.5, patience=0, eps=0.4999) == [1.0, 0.5]
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
