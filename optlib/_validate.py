@@ -7,6 +7,7 @@ received and what is allowed.
 
 import math
 import numbers
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -57,13 +58,14 @@ def boolean(name, value):
 
 
 def listed(name, values, what, example):
-    """The items of an iterable as a list; a single value (or None) is refused, named:
-    "``name`` must be a list of ``what``, e.g. ``example``"."""
-    try:
-        return list(values)
-    except TypeError:
-        raise TypeError(f"{name} must be a list of {what}, e.g. {example}, got "
-                        f"{values!r}") from None
+    """The items of an iterable as a list; a single value (or None), a string and a
+    dict are refused, named: "``name`` must be a list of ``what``, e.g. ``example``"."""
+    if not isinstance(values, (str, bytes, Mapping)):
+        try:
+            return list(values)
+        except TypeError:
+            pass
+    raise TypeError(f"{name} must be a list of {what}, e.g. {example}, got {values!r}")
 
 
 def choice(name, value, allowed):

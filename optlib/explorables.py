@@ -287,9 +287,13 @@ def clipping_thresholds(thresholds=(None, 3.0, 1.0, 0.3, 0.1), epochs=25, runs=N
     dpi = v.integer("dpi", dpi, low=30, high=150)
     if runs is None:
         runs = [adding_run(t, epochs=epochs) for t in thresholds]
-    elif len(v.listed("runs", runs, "Histories", "[adding_run(1.0)]")) != len(thresholds):
-        raise ValueError(f"runs must hold one History per threshold ({len(thresholds)}), "
-                         f"got {len(runs)}")
+    else:
+        if isinstance(runs, models.History):  # a NamedTuple: iterable, yet one run
+            raise TypeError("runs must be a list of Histories, one per threshold, got one")
+        runs = v.listed("runs", runs, "Histories", "[adding_run(1.0), adding_run(0.1)]")
+        if len(runs) != len(thresholds):
+            raise ValueError(f"runs must hold one History per threshold ({len(thresholds)}), "
+                             f"got {len(runs)}")
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=dpi)
     top = max(np.nanmax(h.test_loss) for h in runs)
 
@@ -412,6 +416,10 @@ def recipe_gallery(runs, dpi=90):
     if not 2 <= len(runs) <= 24:
         raise ValueError(f"runs must hold 2 to 24 Histories, got {len(runs)}")
     keys = [key if isinstance(key, tuple) else (key, None) for key in runs]
+    for key in keys:
+        if len(key) != 2:
+            raise ValueError(f"runs' keys must be recipe names or (name, lr) pairs, got "
+                             f"{key!r}")
     for name, lr in keys:
         v.choice("name", name, tuple(RECIPES))
         if lr is not None:

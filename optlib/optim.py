@@ -49,9 +49,10 @@ class Optimizer:
         self.lr = lr
 
     def __setattr__(self, name, value):
-        # The kernel reads the copy in ``hyper``: an attribute set after it would change
-        # what the optimizer shows, not what it does (torch's param_groups can be edited).
-        if "hyper" in self.__dict__ and name not in ("lr", "_lr"):
+        # Set once, by the constructor that validates it: the kernel reads the copy in
+        # ``hyper``, so a new value would change what the optimizer shows, not what it
+        # does (torch's param_groups can be edited). lr is a validated property.
+        if name in self.__dict__ and name not in ("lr", "_lr"):
             kind = type(self).__name__
             raise AttributeError(f"{kind}.{name} is fixed once the optimizer is made; make a "
                                  f"new one, {kind}(..., {name}=...). Only lr can be reassigned")

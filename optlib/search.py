@@ -59,9 +59,6 @@ class Choice(Distribution):
     """One of a list of values, each equally likely."""
 
     def __init__(self, options):
-        if isinstance(options, str):  # list("abc") would be three options
-            raise TypeError(f"options must be a list of values, e.g. [32, 64], got "
-                            f"{options!r}")
         self.options = v.listed("options", options, "values", "[32, 64]")
         if not self.options:
             raise ValueError("options must hold at least one value")

@@ -53,13 +53,16 @@ class Result(NamedTuple):
     n_fev: int  #: function evaluations
     n_gev: int  #: gradient evaluations
     n_hev: int  #: Hessian evaluations
-    n_evals: int  #: calls of the objective computing f, its gradient, or both at once
     path: np.ndarray  #: the iterates x_0 ... x_{n_iter}, shape (n_iter + 1, n)
     loss: np.ndarray  #: f at each iterate, shape (n_iter + 1,)
     grad_norm: np.ndarray  #: ||grad f||_2 at each iterate, shape (n_iter + 1,)
     step_size: np.ndarray  #: the accepted step length of each iteration, shape (n_iter,)
     shift: np.ndarray  #: the Hessian shift tau of each iteration (0 if none), shape (n_iter,)
     skipped: int  #: L-BFGS curvature pairs skipped because s.y was not positive
+    #: requests to the objective: for f, its gradient, or both at once, one each (what
+    #: ``max_evals`` bounds; an objective without ``value_and_grad`` answers a request
+    #: for both with two calls, its ``value`` and its ``grad``)
+    n_evals: int
 
 
 class LineSearch(NamedTuple):
@@ -113,7 +116,7 @@ class _NonFinite(Exception):
 
 class _Counted:
     """Wraps an objective: validates its outputs' shapes and counts every evaluation
-    (``n_calls``: the calls of value, grad or value_and_grad, each counted once)."""
+    (``n_calls``: the requests for value, grad or value_and_grad, one each)."""
 
     def __init__(self, fn, need_hess=False):
         if not (hasattr(fn, "value") and hasattr(fn, "grad")):
@@ -315,9 +318,9 @@ class _Record:
 
     def result(self, fn, x, f, g, status, skipped=0):
         path = np.array(self.path) if self.keep_path else np.array(self.path[:1])
-        return Result(x, f, g, status, len(self.alpha), fn.n_fev, fn.n_gev, fn.n_hev,
-                      fn.n_calls, path, np.array(self.loss), np.array(self.gnorm),
-                      np.array(self.alpha), np.array(self.shift), skipped)
+        return Result(x, f, g, status, len(self.alpha), fn.n_fev, fn.n_gev, fn.n_hev, path,
+                      np.array(self.loss), np.array(self.gnorm), np.array(self.alpha),
+                      np.array(self.shift), skipped, fn.n_calls)
 
 
 def newton(fn, x0=None, method="modified", gtol=1e-8, max_iter=100, c1=1e-4, shrink=0.5,
@@ -555,4 +558,4 @@ def scipy_minimize(fn, x0=None, method="L-BFGS-B", gtol=1e-5, ftol=FTOL, m=10):
     gnorm = np.array([np.linalg.norm(fn.fn.grad(p)) for p in path])
     steps = np.full(len(path) - 1, np.nan)  # scipy does not report its step lengths
     return Result(x, float(res.fun), fn.fn.grad(x), status, int(res.nit), fn.n_fev, fn.n_gev,
-                  fn.n_hev, fn.n_calls, path, loss, gnorm, steps, np.zeros(len(path) - 1), 0)
+                  fn.n_hev, path, loss, gnorm, steps, np.zeros(len(path) - 1), 0, fn.n_calls)

@@ -315,3 +315,15 @@ def test_hyperparameters_are_fixed_once_made(opt, name, value):
     assert getattr(opt, name) == before
     opt.lr = 0.5
     assert opt.lr == 0.5
+
+
+def test_a_subclass_may_add_its_own_settings():
+    class Tagged(ol.optim.Adam):
+        def __init__(self, lr, tag):
+            super().__init__(lr)
+            self.tag = tag  # after hyper: a new attribute, not a reassigned one
+
+    opt = Tagged(1e-3, "mine")
+    assert opt.tag == "mine" and opt.eps == 1e-8
+    with pytest.raises(AttributeError, match="Tagged.tag is fixed"):
+        opt.tag = "other"

@@ -448,8 +448,8 @@ def test_lbfgs_statuses_and_budget():
 
 
 class _Calls:
-    """An objective that counts the calls made of it, whatever the optimizer counts
-    (value_and_grad is one evaluation, as scipy counts its fun with jac=True)."""
+    """An objective that counts the requests made of it, whatever the optimizer counts
+    (value_and_grad is one, as scipy counts its fun with jac=True)."""
 
     def __init__(self, fn):
         self.fn, self.x0, self.calls = fn, fn.x0, 0
@@ -472,7 +472,7 @@ class _Calls:
     lambda fn, n: SO.lbfgs(fn, line_search="armijo", max_evals=n, ftol=0.0),
     lambda fn, n: SO.lbfgs(fn, max_evals=n, ftol=0.0)])
 @pytest.mark.parametrize("budget", [2, 3, 50, 201])
-def test_n_evals_counts_every_call_and_keeps_the_budget(run, budget):
+def test_n_evals_counts_every_request_and_keeps_the_budget(run, budget):
     """Armijo's trials ask for f alone and the gradient comes after, a call of its own:
     n_evals counted max(n_fev, n_gev), so a run with budget 200 made 300 calls."""
     fn = _Calls(ol.functions.rosenbrock(dim=10))
