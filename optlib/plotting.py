@@ -137,6 +137,13 @@ def loss_curves(curves, ax=None, f_min=0.0, log=True, colors=None, xlabel="step"
     return ax
 
 
+def map_legend(ax, loc="upper right", fontsize=8):
+    """A legend over a contour map, on a white frame: paths drawn behind it would run
+    through its entries."""
+    return ax.legend(loc=loc, fontsize=fontsize, frameon=True, framealpha=0.8,
+                     edgecolor="none")
+
+
 def path_panels(fn, traj, axes, label=None, color=None):
     """Contour and path on ``axes[0]``, the loss curve on ``axes[1]``.
 
@@ -146,7 +153,7 @@ def path_panels(fn, traj, axes, label=None, color=None):
     ax0, ax1 = axes
     contour(fn, ax0)
     path(ax0, traj.x, label=label, color=color)
-    ax0.legend(loc="upper right", fontsize=8)
+    map_legend(ax0)
     gap = traj.loss - fn.min_value
     ax1.semilogy(np.where(gap > 0, gap, np.nan), color=color or CYCLE[0])
     ax1.set_xlabel("step $k$")
@@ -209,7 +216,7 @@ def momentum_panels(fn, traj, lr, momentum, axes):
     contour(fn, axes[0])
     path(axes[0], traj.x, label=f"lr={lr:.3g}, $\\gamma$={momentum:.2f}",
          color=COLORS["momentum"])
-    axes[0].legend(loc="upper right", fontsize=8)
+    map_legend(axes[0])
     im = rate_map(axes[1], fn.eigenvalues, lr, momentum)
     gap = traj.loss[traj.steps_taken] - fn.min_value
     axes[0].set_title("diverged" if traj.diverged else
@@ -228,7 +235,7 @@ def race_panels(fn, runs, k, axes):
         c = COLORS.get(name, CYCLE[i % len(CYCLE)])
         path(axes[0], run.x[:k + 1], label=name, color=c)
         curves[name] = run.loss[:k + 1]
-    axes[0].legend(loc="upper right", fontsize=7)
+    map_legend(axes[0], fontsize=7)
     loss_curves(curves, ax=axes[1], f_min=fn.min_value,
                 colors={n: COLORS.get(n, CYCLE[i % len(CYCLE)])
                         for i, n in enumerate(runs)})
@@ -257,7 +264,7 @@ def second_order_panels(fn, res, axes, label=None, color=None):
     contour(fn, axes[0])
     outline = [patheffects.withStroke(linewidth=3, foreground=PALETTE["black"])]
     path(axes[0], res.path, label=label, color=color, path_effects=outline)
-    axes[0].legend(loc="upper right", fontsize=8)  # the minima are labelled
+    map_legend(axes[0])  # the minima are labelled
     if hasattr(fn, "hess") and res.status == "converged":
         if np.linalg.eigvalsh(fn.hess(res.x)).min() < 0:
             axes[0].set_title("stopped where the Hessian has a negative eigenvalue:\n"
@@ -317,7 +324,9 @@ def flow_diagram(labels, ax=None, loop_label=None, colors=None, width=2.2):
         fc = (colors or {}).get(i, "#F2F2F2")
         ax.add_patch(FancyBboxPatch((x, 0), width, h, boxstyle="round,pad=0.05",
                                     fc=fc, ec=PALETTE["black"], lw=1))
-        ax.text(x + width / 2, h / 2, text, ha="center", va="center", fontsize=9, wrap=True)
+        # matplotlib's wrapping would split a $...$ formula: a label with one keeps its lines
+        ax.text(x + width / 2, h / 2, text, ha="center", va="center", fontsize=9,
+                wrap="$" not in text)
         if i:
             ax.add_patch(FancyArrowPatch((x - gap, h / 2), (x, h / 2), arrowstyle="-|>",
                                          mutation_scale=12, color=PALETTE["black"]))

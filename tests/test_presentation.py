@@ -71,6 +71,20 @@ def test_loss_curves_without_f_min_plot_the_losses_themselves():
     plt.close(fig)
 
 
+def test_flow_diagram_keeps_a_formulas_lines_and_map_legends_are_framed():
+    """matplotlib's wrapping split chapter 6's '$s_k^T y_k > eps y_k^T y_k$' across two
+    lines, each with one '$': the reader saw raw TeX. A label with a formula keeps the
+    lines it was given."""
+    fig, ax = plt.subplots()
+    ol.plotting.flow_diagram(["plain words that may wrap", "keep if\n$s^T y > 0$"], ax=ax)
+    wraps = {t.get_text(): t.get_wrap() for t in ax.texts}
+    assert wraps == {"plain words that may wrap": True, "keep if\n$s^T y > 0$": False}
+    ax.plot([0, 1], label="a path")
+    legend = ol.plotting.map_legend(ax)
+    assert legend.get_frame_on() and legend.get_frame().get_alpha() == 0.8
+    plt.close(fig)
+
+
 def test_flow_diagram_has_a_box_per_label_and_rejects_none():
     fig, ax = plt.subplots()
     ol.plotting.flow_diagram(["a", "b", "c"], ax=ax, loop_label="again")
