@@ -5,6 +5,7 @@ Each check runs before any kernel and raises ``TypeError`` (wrong kind of value)
 received and what is allowed.
 """
 
+import functools
 import math
 import numbers
 from collections.abc import Mapping
@@ -60,12 +61,12 @@ def boolean(name, value):
 def listed(name, values, what, example):
     """The items of an iterable as a list; a single value (or None), a string and a
     dict are refused, named: "``name`` must be a list of ``what``, e.g. ``example``"."""
-    if not isinstance(values, (str, bytes, Mapping)):
+    if not isinstance(values, (str, bytes, bytearray, Mapping)):
         try:
             return list(values)
         except TypeError:
             pass
-    raise TypeError(f"{name} must be a list of {what}, e.g. {example}, got {values!r}")
+    raise TypeError(f"{name} must be a list of {what}, e.g. {example}, got {values!r:.80}")
 
 
 def choice(name, value, allowed):
@@ -139,3 +140,46 @@ def same_layout(name, arr, ref_name, ref):
     if arr.dtype != ref.dtype:
         raise TypeError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got {arr.dtype}")
     return arr
+
+
+class FixedSettings:
+    """A base for objects whose settings the constructor validates and the kernels then
+    read (optimizers, chain links): once the outermost ``__init__`` has returned, setting
+    an attribute is refused, by name, except those in ``settable`` (a validated property
+    such as ``lr``). A new value would otherwise skip the checks, or, where the kernel
+    reads a copy, change what the object shows and not what it does."""
+
+    settable = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _constructing(cls.__dict__["__init__"])
+
+    def __setattr__(self, name, value):
+        if "_constructing" not in self.__dict__ and name not in self.settable:
+            kind = type(self).__name__
+            if name not in self.__dict__:
+                raise AttributeError(f"{kind} has no setting {name!r} to set; its settings "
+                                     f"are fixed once it is made")
+            open_ = [n for n in self.settable if not n.startswith("_") and hasattr(self, n)]
+            extra = f" Only {' and '.join(open_)} can be reassigned." if open_ else ""
+            raise AttributeError(f"{kind}.{name} is fixed once it is made; make a new one, "
+                                 f"{kind}(..., {name}=...).{extra}")
+        super().__setattr__(name, value)
+
+
+def _constructing(init):
+    """``init``, marking the object as under construction while it (and the constructors
+    it calls) runs."""
+    @functools.wraps(init)
+    def wrapped(self, *args, **kwargs):
+        d = self.__dict__
+        d["_constructing"] = d.get("_constructing", 0) + 1
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            d["_constructing"] -= 1
+            if not d["_constructing"]:
+                del d["_constructing"]
+    return wrapped

@@ -61,8 +61,9 @@ class Empty(NamedTuple):
     """The state of a link that keeps nothing."""
 
 
-class Link:
-    """A gradient transformation. Subclasses set ``State`` and ``apply``.
+class Link(v.FixedSettings):
+    """A gradient transformation. Subclasses set ``State`` and ``apply``; the settings
+    their constructors validate are fixed after (as an optimizer's), but a rate ``lr``.
 
     ``prepare(step, params)`` works out what the link needs for this step (a rate, a
     factor), refusing a step it cannot take; the chain prepares every link before any
@@ -72,15 +73,7 @@ class Link:
     """
 
     State = Empty
-
-    def __setattr__(self, name, value):
-        # Set once, by the constructor that validates it, as an optimizer's are: a new
-        # value would reach the kernels unchecked. A rate (lr) is a validated property.
-        if name in self.__dict__ and name not in ("lr", "_lr"):
-            kind = type(self).__name__
-            raise AttributeError(f"{kind}.{name} is fixed once the link is made; make a new "
-                                 f"one, {kind}(..., {name}=...). Only lr can be reassigned")
-        super().__setattr__(name, value)
+    settable = ("lr", "_lr")
 
     def __repr__(self):  # a validated property keeps its value as _name
         args = ", ".join(f"{k.lstrip('_')}={val!r}" for k, val in self.__dict__.items())

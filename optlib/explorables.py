@@ -10,6 +10,7 @@ browser, offline.
 import base64
 import io
 import re
+from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -291,6 +292,8 @@ def clipping_thresholds(thresholds=(None, 3.0, 1.0, 0.3, 0.1), epochs=25, runs=N
         if isinstance(runs, models.History):  # a NamedTuple: iterable, yet one run
             raise TypeError("runs must be a list of Histories, one per threshold, got one")
         runs = v.listed("runs", runs, "Histories", "[adding_run(1.0), adding_run(0.1)]")
+        if not all(isinstance(h, models.History) for h in runs):
+            raise TypeError("runs must hold Histories of adding_run, one per threshold")
         if len(runs) != len(thresholds):
             raise ValueError(f"runs must hold one History per threshold ({len(thresholds)}), "
                              f"got {len(runs)}")
@@ -413,13 +416,17 @@ def recipe_gallery(runs, dpi=90):
     """One frame per run: its learning rate per step and the digits MLP's training loss,
     as the recipe widget draws them. ``runs`` maps a recipe's name, or a pair (name, peak
     rate), to its History."""
+    if not isinstance(runs, Mapping) or not all(isinstance(h, models.History)
+                                                 for h in runs.values()):
+        raise TypeError("runs must map recipe names, or (name, lr) pairs, to Histories of "
+                        "recipe_run")
     if not 2 <= len(runs) <= 24:
         raise ValueError(f"runs must hold 2 to 24 Histories, got {len(runs)}")
     keys = [key if isinstance(key, tuple) else (key, None) for key in runs]
     for key in keys:
         if len(key) != 2:
             raise ValueError(f"runs' keys must be recipe names or (name, lr) pairs, got "
-                             f"{key!r}")
+                             f"{key!r:.80}")
     for name, lr in keys:
         v.choice("name", name, tuple(RECIPES))
         if lr is not None:

@@ -37,8 +37,13 @@ def check_lr(lr):
     return v.real("lr", lr, low=0.0)
 
 
-class Optimizer:
-    """Base class. A subclass sets ``rule`` (its kernel id), ``State`` and ``hyper``."""
+class Optimizer(v.FixedSettings):
+    """Base class. A subclass sets ``rule`` (its kernel id), ``State`` and ``hyper``.
+
+    The kernels read the copy of the settings in ``hyper``: after construction only
+    ``lr`` can be set (unlike torch's editable ``param_groups``)."""
+
+    settable = ("lr", "_lr")  # a validated property, stored as _lr
 
     rule = None
     State = None
@@ -47,16 +52,6 @@ class Optimizer:
 
     def __init__(self, lr):
         self.lr = lr
-
-    def __setattr__(self, name, value):
-        # Set once, by the constructor that validates it: the kernel reads the copy in
-        # ``hyper``, so a new value would change what the optimizer shows, not what it
-        # does (torch's param_groups can be edited). lr is a validated property.
-        if name in self.__dict__ and name not in ("lr", "_lr"):
-            kind = type(self).__name__
-            raise AttributeError(f"{kind}.{name} is fixed once the optimizer is made; make a "
-                                 f"new one, {kind}(..., {name}=...). Only lr can be reassigned")
-        super().__setattr__(name, value)
 
     @property
     def lr(self):

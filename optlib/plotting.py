@@ -312,7 +312,8 @@ def flow_diagram(labels, ax=None, loop_label=None, colors=None, width=2.2):
     """A left-to-right chain of boxes joined by arrows, with an optional arrow looping back.
 
     Used for the book's algorithm diagrams: each label is a box, ``loop_label`` names the
-    arrow from the last box back to the first.
+    arrow from the last box back to the first. A label is wrapped to its box unless it
+    holds a ``$...$`` formula (a wrap could split it): then its own lines are kept.
     """
     if not labels:
         raise ValueError("labels must name at least one box")

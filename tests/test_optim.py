@@ -324,6 +324,15 @@ def test_a_subclass_may_add_its_own_settings():
             self.tag = tag  # after hyper: a new attribute, not a reassigned one
 
     opt = Tagged(1e-3, "mine")
-    assert opt.tag == "mine" and opt.eps == 1e-8
+    assert opt.tag == "mine" and opt.eps == 1e-8 and "_constructing" not in vars(opt)
     with pytest.raises(AttributeError, match="Tagged.tag is fixed"):
         opt.tag = "other"
+
+    class Renamed(ol.optim.Momentum):  # sets what its parent's constructor set
+        def __init__(self, lr):
+            super().__init__(lr, nesterov=True)
+            self.name = "mine"
+
+    assert Renamed(0.1).name == "mine"
+    with pytest.raises(AttributeError, match="Adam has no setting 'b1'"):
+        ol.optim.Adam(1e-3).b1 = 0.5  # optax's name: a new attribute, also refused

@@ -80,7 +80,8 @@ def test_flow_diagram_keeps_a_formulas_lines_and_map_legends_are_framed():
     wraps = {t.get_text(): t.get_wrap() for t in ax.texts}
     assert wraps == {"plain words that may wrap": True, "keep if\n$s^T y > 0$": False}
     ax.plot([0, 1], label="a path")
-    legend = ol.plotting.map_legend(ax)
+    with plt.rc_context({"legend.frameon": False}):  # the book's style: no frames
+        legend = ol.plotting.map_legend(ax)
     assert legend.get_frame_on() and legend.get_frame().get_alpha() == 0.8
     plt.close(fig)
 
@@ -274,6 +275,12 @@ def test_clipping_thresholds_reuses_given_runs_within_budget():
     assert np.all(runs[1].grad_norm[np.isfinite(runs[1].grad_norm)] >= 0)
     with pytest.raises(ValueError, match="one History per threshold"):
         ol.explorables.clipping_thresholds((None, 1.0, 0.1), runs=runs)
+    e = ol.explorables.clipping_thresholds((None, 1.0), runs=iter(runs))  # used up once
+    assert e.n_frames == 2
+    for bad, words in ((runs[0], "got one"), ([1, 2], "runs must hold Histories"),
+                       ({None: runs[0], 1.0: runs[1]}, "runs must be a list of")):
+        with pytest.raises(TypeError, match=words):
+            ol.explorables.clipping_thresholds((None, 1.0), runs=bad)
 
 
 def test_widgets_that_train_a_network_redraw_only_where_a_slider_is_released():
@@ -381,6 +388,10 @@ def test_recipe_gallery_has_a_frame_per_recipe_within_budget():
     assert e.n_frames == 6 and e.nbytes < ol.explorables.BUDGET_BYTES
     with pytest.raises(ValueError, match="lr must be"):
         ol.explorables.recipe_gallery({("sgd", 0.0): runs["sgd"], "adam": runs["sgd"]})
+    with pytest.raises(ValueError, match=r"\(name, lr\) pairs, got \('sgd',\)"):
+        ol.explorables.recipe_gallery({("sgd",): runs["sgd"], "sgd": runs["sgd"]})
+    with pytest.raises(TypeError, match="runs must map recipe names"):
+        ol.explorables.recipe_gallery(list(runs.values()))
 
 
 def test_recipe_run_trains_with_the_named_chain():

@@ -164,6 +164,9 @@ def test_the_loss_scaler_checks_the_step_before_unscaling():
     (lambda: ol.explorables.clipping_thresholds(0.3), TypeError,
      "thresholds must be a list of clipping thresholds"),
     (lambda: ol.search.Choice("abc"), TypeError, "options must be a list of values"),
+    (lambda: S.multi_step(0.1, "30"), TypeError, "milestones must be a list of steps"),
+    (lambda: S.multi_step(0.1, {30: 0.01}), TypeError, "milestones must be a list of steps"),
+    (lambda: ol.search.Choice(bytearray(b"ab")), TypeError, "options must be a list"),
     (lambda: ol.search.Choice(5), TypeError, "options must be a list of values"),
     (lambda: ol.models.LinearRegression(3).accuracy(np.zeros(4), np.zeros((2, 3)),
                                                     np.zeros(2)),
@@ -178,7 +181,8 @@ def test_the_loss_scaler_checks_the_step_before_unscaling():
         "gd-rate-str", "eig-str", "quadratic-1d", "regression-1d", "sparse-no-features",
         "sparse-p-0", "milestones-int", "period-huge", "T0-huge", "k-huge", "sequential-empty",
         "init-scale", "schedule-array", "sweep-lrs", "grid-lrs", "grid-momenta",
-        "clip-thresholds", "choice-str", "choice-int", "accuracy-regression",
+        "clip-thresholds", "choice-str", "milestones-str", "milestones-dict",
+        "choice-bytearray", "choice-int", "accuracy-regression",
         "eigs-2d", "hb-broadcast", "warmup-from-0"])
 def test_a_bad_value_is_refused_by_name(call, exc, words):
     with pytest.raises(exc, match=words):
