@@ -63,7 +63,7 @@ class Empty(NamedTuple):
 
 class Link(v.FixedSettings):
     """A gradient transformation. Subclasses set ``State`` and ``apply``; the settings
-    their constructors validate are fixed after (as an optimizer's), but a rate ``lr``.
+    their constructors validate are fixed after (as an optimizer's), but a link's rate.
 
     ``prepare(step, params)`` works out what the link needs for this step (a rate, a
     factor), refusing a step it cannot take; the chain prepares every link before any
@@ -73,7 +73,6 @@ class Link(v.FixedSettings):
     """
 
     State = Empty
-    settable = ("lr", "_lr")
 
     def __repr__(self):  # a validated property keeps its value as _name
         args = ", ".join(f"{k.lstrip('_')}={val!r}" for k, val in self.__dict__.items())
@@ -342,6 +341,7 @@ class scale_by_learning_rate(Link):
         self.lr = lr
 
     lr = Optimizer.lr  # the same validated property, rate evaluation and rate table
+    settable = Optimizer.settable
     lr_at = Optimizer.lr_at
     lr_values = Optimizer.lr_values
 

@@ -427,7 +427,7 @@ def recipe_gallery(runs, dpi=90):
         if len(key) != 2:
             raise ValueError(f"runs' keys must be recipe names or (name, lr) pairs, got "
                              f"{key!r:.80}")
-    for name, lr in keys:
+        name, lr = key
         v.choice("name", name, tuple(RECIPES))
         if lr is not None:
             v.positive("lr", lr)
