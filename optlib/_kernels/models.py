@@ -168,6 +168,33 @@ def logistic_regression(w, X, y, l2, grad):
 
 
 @njit(cache=True)
+def _mlp_forward(w, X, n_hidden, n_out):
+    """(A, Z): the hidden activations tanh(X W1 + b1) and the logits A W2 + b2.
+
+    Each product is written straight into its array (``np.dot``'s third argument) and
+    each bias added in a loop: ``X @ W1 + b1`` would allocate a second array and pass
+    over it again, a cost as large as the product itself at a minibatch of 32 rows.
+    """
+    n, d = X.shape
+    h, k = n_hidden, n_out
+    o1 = d * h
+    o2 = o1 + h
+    o3 = o2 + h * k
+    A = np.empty((n, h), dtype=w.dtype)
+    np.dot(X, w[:o1].reshape(d, h), A)
+    for i in range(n):
+        for j in range(h):
+            A[i, j] += w[o1 + j]
+    tanh_inplace(A)
+    Z = np.empty((n, k), dtype=w.dtype)
+    np.dot(A, w[o2:o3].reshape(h, k), Z)
+    for i in range(n):
+        for c in range(k):
+            Z[i, c] += w[o3 + c]
+    return A, Z
+
+
+@njit(cache=True)
 def mlp(w, X, y, n_hidden, n_out, l2, grad):
     """One tanh hidden layer, softmax output, mean cross-entropy against integer labels.
 
@@ -178,14 +205,7 @@ def mlp(w, X, y, n_hidden, n_out, l2, grad):
     o1 = d * h
     o2 = o1 + h
     o3 = o2 + h * k
-    W1 = w[:o1].reshape(d, h)
-    b1 = w[o1:o2]
-    W2 = w[o2:o3].reshape(h, k)
-    b2 = w[o3:]
-
-    A = X @ W1 + b1                   # (n, h) hidden activations
-    tanh_inplace(A)
-    Z = A @ W2 + b2                   # (n, k) logits
+    A, Z = _mlp_forward(w, X, h, k)   # (n, h) hidden activations, (n, k) logits
     loss = 0.0
     for i in range(n):                # softmax and dL/dZ in place: shift each row by its
         zmax = Z[i].max()             # maximum (so no exp overflows), exponentiate all
@@ -208,18 +228,21 @@ def mlp(w, X, y, n_hidden, n_out, l2, grad):
             loss += 0.5 * l2 * w[j] * w[j]
     if grad.size == 0:
         return loss
-    gW1 = grad[:o1].reshape(d, h)
     gb1 = grad[o1:o2]
-    gW2 = grad[o2:o3].reshape(h, k)
     gb2 = grad[o3:]
-    gW2[:, :] = A.T @ Z
-    gb2[:] = Z.sum(axis=0)
-    D = Z @ W2.T                      # back through tanh, elementwise to keep the dtype
+    np.dot(A.T, Z, grad[o2:o3].reshape(h, k))              # dL/dW2
+    gb2[:] = 0.0
     for i in range(n):
+        for c in range(k):
+            gb2[c] += Z[i, c]
+    D = np.empty((n, h), dtype=w.dtype)
+    np.dot(Z, np.ascontiguousarray(w[o2:o3].reshape(h, k).T), D)
+    gb1[:] = 0.0
+    for i in range(n):                # back through tanh, elementwise to keep the dtype
         for j in range(h):
             D[i, j] *= 1.0 - A[i, j] * A[i, j]
-    gW1[:, :] = X.T @ D
-    gb1[:] = D.sum(axis=0)
+            gb1[j] += D[i, j]
+    np.dot(X.T, D, grad[:o1].reshape(d, h))                # dL/dW1
     for lo, hi in ((0, o1), (o2, o3)):
         for j in range(lo, hi):
             grad[j] += l2 * w[j]
@@ -228,13 +251,42 @@ def mlp(w, X, y, n_hidden, n_out, l2, grad):
 
 @njit(cache=True)
 def mlp_logits(w, X, n_hidden, n_out):
-    n, d = X.shape
-    o1 = d * n_hidden
-    o2 = o1 + n_hidden
-    o3 = o2 + n_hidden * n_out
-    A = X @ w[:o1].reshape(d, n_hidden) + w[o1:o2]
-    tanh_inplace(A)
-    return A @ w[o2:o3].reshape(n_hidden, n_out) + w[o3:]
+    return _mlp_forward(w, X, n_hidden, n_out)[1]
+
+
+@njit(cache=True)
+def _rnn_states(w, X, n_hidden, keep):
+    """The hidden states of the RNN over X: H[t] after input t, H[0] = 0. With ``keep``
+    all T + 1 of them, shape (T + 1, n, h), as backpropagation needs; otherwise only the
+    last two (the loss needs the last), shape (2, n, h), state t in H[t % 2], so that
+    evaluating a large set does not allocate T copies of its states.
+
+    Per step one product, written into the state's row (``np.dot``'s third argument),
+    then the bias and the inputs' share added in a loop: few inputs (two in the adding
+    problem) make that a handful of multiply-adds per entry, where a product of their
+    own cost a library call, a copy of the step's inputs and a new array each.
+    """
+    n, T, d = X.shape
+    h = n_hidden
+    o1 = d * h
+    o2 = o1 + h * h
+    W_xh = w[:o1].reshape(d, h)
+    W_hh = w[o1:o2].reshape(h, h)
+    b_h = w[o2:o2 + h]
+    H = np.empty((T + 1 if keep else 2, n, h), dtype=w.dtype)
+    H[0] = 0.0
+    for t in range(T):
+        Ht = H[t + 1] if keep else H[(t + 1) % 2]
+        np.dot(H[t] if keep else H[t % 2], W_hh, Ht)
+        for i in range(n):
+            for j in range(h):
+                Ht[i, j] += b_h[j]
+            for c in range(d):
+                x = X[i, t, c]
+                for j in range(h):
+                    Ht[i, j] += x * W_xh[c, j]
+        tanh_inplace(Ht)
+    return H
 
 
 @njit(cache=True)
@@ -243,7 +295,8 @@ def rnn(w, X, y, n_hidden, l2, grad):
 
     X has shape (n, T, d); y shape (n, k). Layout of ``w``: W_xh (d, h), W_hh (h, h),
     b_h (h), W_hy (h, k), b_y (k), each row major. Gradients by backpropagation through
-    time, accumulated over the T steps.
+    time: the inputs' and biases' gradients accumulated step by step, the recurrent
+    weights' in one product over all steps at the end.
     """
     n, T, d = X.shape
     h = n_hidden
@@ -252,43 +305,51 @@ def rnn(w, X, y, n_hidden, l2, grad):
     o2 = o1 + h * h
     o3 = o2 + h
     o4 = o3 + h * k
-    W_xh = w[:o1].reshape(d, h)
-    W_hh = w[o1:o2].reshape(h, h)
-    b_h = w[o2:o3]
     W_hy = w[o3:o4].reshape(h, k)
-    b_y = w[o4:]
-
-    H = np.zeros((T + 1, n, h), dtype=w.dtype)   # H[0] = 0, H[t] after input t
-    for t in range(T):
-        H[t + 1] = np.ascontiguousarray(X[:, t, :]) @ W_xh + H[t] @ W_hh + b_h
-        tanh_inplace(H[t + 1])
-    out = H[T] @ W_hy + b_y
-    r = out - y
-    loss = 0.5 * np.sum(r * r) / n
+    keep = grad.size > 0
+    H = _rnn_states(w, X, h, keep)
+    last = H[T] if keep else H[T % 2]
+    r = np.dot(last, W_hy)            # the output, then the residual out - y
+    loss = 0.0
+    for i in range(n):
+        for c in range(k):
+            r[i, c] += w[o4 + c]
+            r[i, c] -= y[i, c]
+            loss += r[i, c] * r[i, c]
+    loss = 0.5 * loss / n
     for lo, hi in ((0, o2), (o3, o4)):  # L2 on the weight matrices, not the biases
         for j in range(lo, hi):
             loss += 0.5 * l2 * w[j] * w[j]
-    if grad.size == 0:
+    if not keep:
         return loss
-    grad[:] = 0.0
     gW_xh = grad[:o1].reshape(d, h)
-    gW_hh = grad[o1:o2].reshape(h, h)
     gb_h = grad[o2:o3]
-    gW_hy = grad[o3:o4].reshape(h, k)
     gb_y = grad[o4:]
-    r /= n
-    gW_hy[:, :] = H[T].T @ r
-    gb_y[:] = r.sum(axis=0)
-    dh = r @ W_hy.T
+    gW_xh[:, :] = 0.0
+    gb_h[:] = 0.0
+    gb_y[:] = 0.0
+    for i in range(n):
+        for c in range(k):
+            r[i, c] /= n
+            gb_y[c] += r[i, c]
+    np.dot(last.T, r, grad[o3:o4].reshape(h, k))                  # dL/dW_hy
+    W_hhT = np.ascontiguousarray(w[o1:o2].reshape(h, h).T)
+    D = np.empty((T, n, h), dtype=w.dtype)  # D[t - 1]: dL/d(step t's pre-activation)
+    dh = np.dot(r, np.ascontiguousarray(W_hy.T))                    # dL/dH[T]
     for t in range(T, 0, -1):
-        da = dh.copy()                    # back through tanh, elementwise to keep the dtype
+        Dt = D[t - 1]
         for i in range(n):
-            for j in range(h):
-                da[i, j] *= 1.0 - H[t, i, j] * H[t, i, j]
-        gW_xh += np.ascontiguousarray(X[:, t - 1, :]).T @ da
-        gW_hh += H[t - 1].T @ da
-        gb_h += da.sum(axis=0)
-        dh = da @ W_hh.T
+            for j in range(h):        # back through tanh, elementwise to keep the dtype
+                Dt[i, j] = dh[i, j] * (1.0 - H[t, i, j] * H[t, i, j])
+                gb_h[j] += Dt[i, j]
+            for c in range(d):
+                x = X[i, t - 1, c]
+                for j in range(h):
+                    gW_xh[c, j] += x * Dt[i, j]
+        if t > 1:
+            np.dot(Dt, W_hhT, dh)                                   # dL/dH[t - 1]
+    # dL/dW_hh = sum over steps of H[t - 1]^T D[t - 1]: one product over all of them
+    np.dot(H[:T].reshape(T * n, h).T, D.reshape(T * n, h), grad[o1:o2].reshape(h, h))
     for lo, hi in ((0, o2), (o3, o4)):
         for j in range(lo, hi):
             grad[j] += l2 * w[j]
@@ -299,13 +360,10 @@ def rnn(w, X, y, n_hidden, l2, grad):
 def rnn_output(w, X, n_hidden, n_out):
     n, T, d = X.shape
     h = n_hidden
-    o1 = d * h
-    o2 = o1 + h * h
-    o3 = o2 + h
+    o3 = d * h + h * h + h
     o4 = o3 + h * n_out
-    state = np.zeros((n, h), dtype=w.dtype)
-    for t in range(T):
-        state = (np.ascontiguousarray(X[:, t, :]) @ w[:o1].reshape(d, h)
-                 + state @ w[o1:o2].reshape(h, h) + w[o2:o3])
-        tanh_inplace(state)
-    return state @ w[o3:o4].reshape(h, n_out) + w[o4:]
+    out = np.dot(_rnn_states(w, X, h, False)[T % 2], w[o3:o4].reshape(h, n_out))
+    for i in range(n):
+        for c in range(n_out):
+            out[i, c] += w[o4 + c]
+    return out
