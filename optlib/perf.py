@@ -674,15 +674,16 @@ def _widget_work():
     return work
 
 
-def rnn_flops(n_in, n_hidden, n_out, length, train_seqs, eval_seqs):
+def rnn_flops(n_hidden, n_out, length, train_seqs, eval_seqs):
     """Floating-point operations in the matrix products of the RNN kernel
     (:func:`optlib._kernels.models.rnn`): training on ``train_seqs`` sequences (forward
     and backward) and evaluating ``eval_seqs`` (forward only), of ``length`` steps each.
-    Only the products, 2 per multiply-add: a lower bound of the arithmetic (tanh and the
-    elementwise work come on top)."""
-    d, h, k = n_in, n_hidden, n_out
-    forward = length * (d * h + h * h) + h * k  # inputs and recurrence, then the output
-    backward = length * (d * h + 2 * h * h) + 2 * h * k  # the weights' and states' gradients
+    Only the products, 2 per multiply-add: a lower bound of the arithmetic (the inputs'
+    share, tanh and the elementwise work come on top, in loops)."""
+    h, k = n_hidden, n_out
+    forward = length * h * h + h * k  # the recurrence at every step, then the output
+    # the output's weights and dL/dH[T]; dL/dW_hh over all steps; dL/dH[t - 1] for t > 1
+    backward = 2 * h * k + length * h * h + (length - 1) * h * h
     return 2 * (train_seqs * (forward + backward) + eval_seqs * forward)
 
 
@@ -717,7 +718,7 @@ def clipping_widget_floor():
     flops = 0
     for model, (n, length, _), with_grad in kernel_calls(_widget_work()["clipping_explorer"]):
         train, evaluate = (n, 0) if with_grad else (0, n)
-        flops += rnn_flops(model.n_in, model.n_hidden, model.n_out, length, train, evaluate)
+        flops += rnn_flops(model.n_hidden, model.n_out, length, train, evaluate)
     rates = matmul_rates()
     return flops / 1e9, rates, {n: 1e3 * flops / (r * 1e9) for n, r in rates.items()}
 

@@ -189,15 +189,17 @@ def test_the_c_library_tanh_probe_is_math_tanh_and_the_timings_cover_three_ways(
 
 def test_rnn_flops_counts_every_matrix_product_of_the_rnn_kernel():
     """Each product of optlib._kernels.models.rnn as (rows, inner, columns), for b
-    sequences of T steps, d inputs, h units, k outputs: 2 flops per multiply-add."""
-    d, h, k, T, b, e = 2, 5, 3, 7, 4, 6
-    forward = [(b, d, h), (b, h, h)] * T + [(b, h, k)]  # X_t W_xh, H_t W_hh; H_T W_hy
+    sequences of T steps, h units, k outputs: 2 flops per multiply-add. (The inputs'
+    share is a loop, not a product.)"""
+    h, k, T, b, e = 5, 3, 7, 4, 6
+    forward = [(b, h, h)] * T + [(b, h, k)]  # H_t W_hh; H_T W_hy
     backward = ([(h, b, k), (b, k, h)]  # gW_hy = H_T^T r, dh = r W_hy^T
-                + [(d, b, h), (h, b, h), (b, h, h)] * T)  # gW_xh, gW_hh, da W_hh^T
+                + [(h, T * b, h)]  # gW_hh: all steps in one product
+                + [(b, h, h)] * (T - 1))  # dh = D_t W_hh^T, for t > 1
     train = sum(2 * m * i * n for m, i, n in forward + backward)
     evaluate = sum(2 * m * i * n for m, i, n in forward) // b
-    assert ol.perf.rnn_flops(d, h, k, T, b, 0) == train
-    assert ol.perf.rnn_flops(d, h, k, T, 0, e) == e * evaluate
+    assert ol.perf.rnn_flops(h, k, T, b, 0) == train
+    assert ol.perf.rnn_flops(h, k, T, 0, e) == e * evaluate
     with pytest.raises(ValueError, match="sizes"):
         ol.perf.matmul_rates(sizes=(0,))
 
