@@ -333,8 +333,9 @@ def rnn(w, X, y, n_hidden, l2, grad):
             r[i, c] /= n
             gb_y[c] += r[i, c]
     np.dot(last.T, r, grad[o3:o4].reshape(h, k))                  # dL/dW_hy
+    W_hhT = np.ascontiguousarray(w[o1:o2].reshape(h, h).T)
     D = np.empty((T, n, h), dtype=w.dtype)  # D[t - 1]: dL/d(step t's pre-activation)
-    dh = np.dot(r, W_hy.T)                                          # dL/dH[T]
+    dh = np.dot(r, np.ascontiguousarray(W_hy.T))                    # dL/dH[T]
     for t in range(T, 0, -1):
         Dt = D[t - 1]
         for i in range(n):
@@ -346,7 +347,7 @@ def rnn(w, X, y, n_hidden, l2, grad):
                 for j in range(h):
                     gW_xh[c, j] += x * Dt[i, j]
         if t > 1:
-            np.dot(Dt, w[o1:o2].reshape(h, h).T, dh)                # dL/dH[t - 1]
+            np.dot(Dt, W_hhT, dh)                                   # dL/dH[t - 1]
     # dL/dW_hh = sum over steps of H[t - 1]^T D[t - 1]: one product over all of them
     np.dot(H[:T].reshape(T * n, h).T, D.reshape(T * n, h), grad[o1:o2].reshape(h, h))
     for lo, hi in ((0, o2), (o3, o4)):
