@@ -156,6 +156,8 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
                   f"  on input {', '.join(_fmt(a) for a in args)}")
             return False
         problem = _mismatch(got, expected, rtol, atol)
+        if problem and returns is not None and problem.startswith("returned a different"):
+            problem += _differing_item(returns, got, expected, rtol, atol)
         side_effect = extra_check(args, call_args) if extra_check is not None else None
         if problem is None and side_effect is None:
             continue
@@ -234,6 +236,33 @@ def _returning(learner, names, reference):
                                    f"{np.shape(ref)} was expected")
         return got
     return call
+
+
+def _differing_item(names, got, expected, rtol, atol):
+    """Which of the named items of an answer differs first ("; m_new differs"), or
+    that it holds the value another item should have (two items swapped)."""
+    for name, item, want in zip(names, got, expected):
+        if _close(item, want, rtol, atol):
+            continue
+        for other, value in zip(names, expected):
+            if other != name and _close(item, value, rtol, atol):
+                return f"; {name} holds the value {other} should have (swapped?)"
+        return f"; {name} is the first item that differs"
+    return ""
+
+
+def _copies(outputs, inputs, before):
+    """Raises :class:`AnswerFormat` when an output array is an input array, or a view of
+    one: the exercises ask for copies (changing one later would change the other).
+    Not when the inputs changed (``before``: a copy of them): that has its own hint."""
+    if not _same(before, inputs):
+        return
+    for out in outputs:
+        for arr in inputs:
+            if isinstance(out, np.ndarray) and np.shares_memory(out, arr):
+                raise AnswerFormat("your function returned an input array itself (or a "
+                                   "view of it) where a copy was asked for: return a new "
+                                   "array, e.g. g.copy() when nothing needs clipping")
 
 
 def _same(a, b):
@@ -390,27 +419,32 @@ def _forward_difference(f, x, h=1e-5):
 
 
 def check_numerical_gradient(numerical_gradient):
-    """Exercise: ``numerical_gradient(f, x, h=1e-5)`` by central differences."""
+    """Exercise: ``numerical_gradient(f, x, h=1e-5)`` by central differences, checked
+    against the central difference at the h each case passes (1e-3 or 1e-4: large
+    enough that a function ignoring its h, or a forward difference, is told apart)."""
     rng = np.random.default_rng(3)
     landscapes = [functions.quadratic(cond=10.0, angle=0.4), functions.rosenbrock(),
                   functions.beale(), functions.himmelblau(), functions.rosenbrock(dim=5)]
     cases = []
     for fn in landscapes:
         (x0, x1), _ = fn.domain
-        for _ in range(2):
-            cases.append((fn.value, rng.uniform(0.5 * x0, 0.5 * x1, size=fn.dim)))
+        for h in (1e-3, 1e-4):
+            cases.append((fn.value, rng.uniform(0.5 * x0, 0.5 * x1, size=fn.dim), h))
 
-    def exact(f, x):
+    def exact(f, x, h):
         return f.__self__.grad(x)
 
     mistakes = [
         (_forward_difference,
          "this looks like a forward difference (f(x+h) - f(x))/h, whose error shrinks "
          "only like h. Use the central difference (f(x + h e_i) - f(x - h e_i)) / (2h)."),
-        (lambda f, x: 2 * _central_difference(f, x),
+        (lambda f, x, h: 2 * _central_difference(f, x, h),
          "your result is twice the gradient: divide by 2h, not by h."),
-        (lambda f, x: np.full_like(x, (f(x + 1e-5) - f(x - 1e-5)) / 2e-5),
+        (lambda f, x, h: np.full_like(x, (f(x + h) - f(x - h)) / (2 * h)),
          "perturb one coordinate at a time: x + h*e_i, where e_i is the i-th unit vector."),
+        (exact,
+         "your function ignores its argument h (or uses an h of its own): the check "
+         "passes h = 1e-3 and 1e-4 and expects the central difference with that h."),
     ]
 
     def unchanged(before, after):
@@ -418,8 +452,8 @@ def check_numerical_gradient(numerical_gradient):
             return "your function changed x in place; work on a copy (x.copy())."
         return None
 
-    return run_checker("numerical_gradient", numerical_gradient, exact, cases, mistakes,
-                       rtol=1e-5, atol=1e-6, extra_check=unchanged)
+    return run_checker("numerical_gradient", numerical_gradient, _central_difference,
+                       cases, mistakes, rtol=1e-8, atol=1e-9, extra_check=unchanged)
 
 
 # --- Chapter 2 -------------------------------------------------------------------
@@ -790,6 +824,8 @@ def _adam_cases():
                       float(rng.uniform(1e-3, 0.1)), 0.9, 0.999, 1e-8))
     cases.append((np.array([1.0, 1.0]), np.zeros(2), np.zeros(2), np.array([1e-9, 0.0]),
                   1, 0.1, 0.9, 0.999, 1e-3))                      # eps matters
+    cases.append((np.array([0.5, -1.5]), np.array([0.1, -0.2]), np.array([0.02, 0.03]),
+                  np.array([0.4, 0.7]), 3, 0.05, 0.8, 0.95, 1e-8))  # other betas
     return cases
 
 
@@ -844,6 +880,8 @@ def _adam_mistakes():
          "differs from the exercise only through eps. Divide m_hat by sqrt(v_hat) + eps."),
         (lambda w, m, v, g, t, lr, b1, b2, eps: _adam(w, m, v, g, t, lr, b2, b1, eps),
          "b1 belongs to the first moment m, b2 to the second v."),
+        (lambda w, m, v, g, t, lr, b1, b2, eps: _adam(w, m, v, g, t, lr, 0.9, 0.999, eps),
+         "use the b1 and b2 your function is given, not the defaults 0.9 and 0.999."),
     ]
 
 
@@ -880,6 +918,8 @@ def check_adagrad_step(adagrad_step):
     for dim in (3, 6):
         cases.append((rng.normal(size=dim), rng.uniform(0, 2, size=dim), rng.normal(size=dim),
                       float(rng.uniform(0.01, 1.0)), 1e-10))
+    cases.append((np.array([1.0, -1.0]), np.array([0.0, 0.01]), np.array([0.1, 0.0]), 0.5,
+                  0.05))                                          # eps matters
     mistakes = [
         (lambda w, s, g, lr, eps: (w - lr * g / (np.sqrt(g * g) + eps), s + g * g),
          "divide by the square root of the *accumulated* sum s (updated first), not of "
@@ -895,6 +935,11 @@ def check_adagrad_step(adagrad_step):
          "return the updated sum: it is the state the next step needs."),
         (lambda w, s, g, lr, eps: (w - lr * g / np.sqrt(s + g * g + eps), s + g * g),
          "eps goes outside the square root: lr * g / (sqrt(s) + eps)."),
+        (lambda w, s, g, lr, eps: _adagrad(w, s, g, lr, 0.0),
+         "eps is missing from the denominator: lr * g / (sqrt(s) + eps) keeps the step "
+         "finite where s is 0."),
+        (lambda w, s, g, lr, eps: _adagrad(w, s, g, lr, 1e-10),
+         "use the eps your function is given: lr * g / (sqrt(s) + eps)."),
     ]
     return run_checker("adagrad_step", adagrad_step, _adagrad, cases, mistakes, rtol=1e-10,
                        returns=("w_new", "s_new"))
@@ -1013,6 +1058,7 @@ def _clip_checker(title, clip_fn, mistakes, reference=_global_clip, per_array=Fa
 
     def learner(grads, max_norm):
         shapes = [g.shape for g in grads]
+        before = copy.deepcopy(grads)
         result = clip_fn(grads, max_norm)
         if (isinstance(result, list) and len(result) == 2
                 and isinstance(result[0], (list, tuple))):
@@ -1032,6 +1078,7 @@ def _clip_checker(title, clip_fn, mistakes, reference=_global_clip, per_array=Fa
                 f"the first item must be a list of {len(shapes)} clipped arrays, one per "
                 f"array in grads, with their shapes {', '.join(map(str, shapes))}; yours "
                 f"was {_fmt(clipped)[:80]}")
+        _copies(clipped, grads, before)
         if per_array:
             _check_per_array_norms(norm, len(shapes))
         elif _as_numbers(norm) is None or np.ndim(norm) != 0:
@@ -1075,8 +1122,14 @@ def check_clip_value(clip_value):
          "that rescales the whole vector (like norm clipping by the largest entry); clipping "
          "by value clamps each entry on its own."),
     ]
-    return run_checker("clip_value", clip_value, lambda g, c: np.clip(g, -c, c), cases,
-                       mistakes, rtol=1e-12,
+    def learner(g, c):
+        before = copy.deepcopy(g)
+        out = clip_value(g, c)
+        _copies([out], [g], [before])
+        return out
+
+    return run_checker("clip_value", learner if callable(clip_value) else clip_value,
+                       lambda g, c: np.clip(g, -c, c), cases, mistakes, rtol=1e-12,
                        extra_check=_inputs_kept(("g", "c"), "return a clipped copy and "
                                                 "leave g as it was."))
 
@@ -1483,6 +1536,9 @@ def check_convergence_order(fit_order):
          "that averages the three-point estimates log(e_{k+1}/e_k) / log(e_k/e_{k-1}); "
          "they agree on an exact sequence but not on a noisy one. This exercise asks "
          "for the least-squares slope over all pairs (e_k, e_{k+1})."),
+        (lambda e: np.polyfit(*logs(e), 1),
+         "np.polyfit(x, y, 1) returns [slope, intercept]: return the slope, its first "
+         "item."),
     ]
     return run_checker("fit_order", fit_order, convergence_order, _order_cases(),
                        mistakes, rtol=1e-9, atol=1e-12,
@@ -1573,7 +1629,8 @@ def check_loss_scale_update(update_scale):
              (65536.0, 1999, False, 2.0, 0.5, 2000), (65536.0, 1500, True, 2.0, 0.5, 2000),
              (1024.0, 2, False, 2.0, 0.5, 3), (1024.0, 0, True, 2.0, 0.5, 3),
              (8.0, 4, False, 4.0, 0.25, 5), (8.0, 4, True, 4.0, 0.25, 5),
-             (3.0, 0, False, 2.0, 0.5, 1)]
+             (3.0, 0, False, 2.0, 0.5, 1),
+             (1024.0, 1, True, 2.0, 0.25, 3), (1024.0, 2, False, 3.0, 0.5, 3)]
 
     def late(s, t, inf, gf, bf, gi):
         if inf:
@@ -1610,6 +1667,9 @@ def check_loss_scale_update(update_scale):
                   "backoff_factor (< 1) after an inf/NaN step."),
         (never_counts, "count the clean steps: after a step without inf/NaN the tracker "
                        "grows by one."),
+        (lambda s, t, inf, gf, bf, gi: _update_scale(s, t, inf, gf, 1 / gf, gi),
+         "after an inf/NaN step multiply by backoff_factor, the argument (not "
+         "1 / growth_factor: the two need not match)."),
     ]
     return run_checker("update_scale", update_scale, _update_scale, cases, mistakes,
                        rtol=1e-12, returns=("scale", "tracker"))

@@ -140,6 +140,8 @@ def right_but_mutates(f, x, h=1e-5):
     (all_at_once, "one coordinate at a time"),
     (mutates_x, "changed x in place"),
     (right_but_mutates, "changed x in place"),
+    (lambda f, x, h=1e-5: central(f, x), "ignores its argument h"),  # its own h
+    (lambda f, x, h=1e-5: forward(f, x, 1e-7), "different value"),   # forward, own h
 ])
 def test_numerical_gradient_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_numerical_gradient, answer, capsys)
@@ -503,6 +505,10 @@ def adam_variant(correct_m=True, correct_v=True, eps_inside=False, power=0.5, sh
     (adam_variant(eps_inside=True), "outside the square root"),
     (adam_variant(shift=1), "t counts from 1"),
     (adam_variant(swap=True), "b1 belongs to the first moment"),
+    (lambda w, m, v, g, t, lr, b1, b2, eps: adam_variant()(w, m, v, g, t, lr, 0.9, 0.999, eps),
+     "not the defaults 0.9 and 0.999"),
+    (lambda *a: adam_variant()(*a)[::2] + adam_variant()(*a)[1:2], "m_new holds the value "
+     "v_new should have (swapped?)"),
 ])
 def test_adam_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_adam_step, answer, capsys)
@@ -521,6 +527,9 @@ def adagrad_right(w, s, g, lr, eps):
     (lambda w, s, g, lr, eps: (w - lr * g / (np.sqrt(s + np.abs(g)) + eps), s + np.abs(g)),
      "squared gradients"),
     (lambda w, s, g, lr, eps: (adagrad_right(w, s, g, lr, eps)[0], s), "updated sum"),
+    (lambda w, s, g, lr, eps: adagrad_right(w, s, g, lr, 1e-10), "the eps your function is "
+     "given"),
+    (lambda w, s, g, lr, eps: adagrad_right(w, s, g, lr, 0.0), "eps is missing"),
 ])
 def test_adagrad_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_adagrad_step, answer, capsys)
@@ -580,6 +589,8 @@ def clip_right(grads, c):
     (lambda gs, c: clip_right(gs, c)[0], "return a tuple, (list of clipped arrays"),
     (lambda gs, c: ([g * min(1.0, c / (clip_right(gs, c)[1] + 1e-6)) for g in gs],
                     clip_right(gs, c)[1]), "PyTorch's rule"),
+    (lambda gs, c: (gs if clip_right(gs, c)[1] <= c else clip_right(gs, c)[0],
+                    clip_right(gs, c)[1]), "an input array itself"),
 ])
 def test_clip_global_norm_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_clip_global_norm, answer, capsys)
@@ -592,6 +603,7 @@ def test_clip_global_norm_rejects_wrong_answers_with_the_hint(answer, hint, caps
     (lambda g, c: np.clip(g, 0, c), "lower bound is -c"),
     (lambda g, c: g * c / max(np.abs(g).max(), c), "rescales the whole vector"),
     (lambda g, c: np.clip(g, -c, c, out=g), "changed g in place"),
+    (lambda g, c: g if np.abs(g).max() <= c else np.clip(g, -c, c), "an input array itself"),
 ])
 def test_clip_value_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_clip_value, answer, capsys)
@@ -875,6 +887,7 @@ def test_newton_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
      "needs an intercept"),
     (lambda e: np.mean(np.log(e[2:] / e[1:-1]) / np.log(e[1:-1] / e[:-2])),
      "three-point estimates"),
+    (lambda e: np.polyfit(np.log(e[:-1]), np.log(e[1:]), 1), "[slope, intercept]"),
 ])
 def test_fit_order_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_convergence_order, answer, capsys)
@@ -1000,6 +1013,8 @@ def scale_right(s, t, inf, gf, bf, gi):
     (lambda s, t, inf, gf, bf, gi: (s, t, inf), "returned 3 items; return the 2 items"),
     (lambda s, t, inf, gf, bf, gi: None, "returned None (did you forget the `return`"),
     (lambda s, t, inf, gf, bf, gi: [s, t], "returned a different value"),
+    (lambda s, t, inf, gf, bf, gi: scale_right(s, t, inf, gf, 1 / gf, gi),
+     "multiply by backoff_factor"),
 ])
 def test_loss_scale_update_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_loss_scale_update, answer, capsys)
