@@ -239,8 +239,9 @@ def _returning(learner, names, reference):
 
 
 def _differing_item(names, got, expected, rtol, atol):
-    """Which of the named items of an answer differs first ("; m_new differs"), or
-    that it holds the value another item should have (two items swapped)."""
+    """Which of the named items of an answer differs first ("; m_new is the first item
+    that differs"), or that it holds the value another item should have (two items
+    swapped); "" when no single item can be named."""
     for name, item, want in zip(names, got, expected):
         if _close(item, want, rtol, atol):
             continue
