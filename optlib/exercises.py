@@ -115,7 +115,7 @@ def _mismatch(got, expected, rtol, atol):
 
 
 def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1e-12,
-                extra_check=None, returns=None):
+                extra_check=None, returns=None, otherwise=None):
     """The checking loop shared by every ``check_*`` function.
 
     ``cases`` is a list of argument tuples; each call gets deep copies. ``mistakes`` is a
@@ -123,7 +123,8 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
     function's output on the failing case and on every other case, that hint is
     printed. ``extra_check(args_before, args_after)`` may return a hint about side
     effects (e.g. an input modified in place). ``returns`` names the items of a tuple
-    the function must return, e.g. ``("w_new", "v_new")``.
+    the function must return, e.g. ``("w_new", "v_new")``. ``otherwise``: the hint for a
+    wrong value that matches no known mistake (what the compared numbers are, say).
     """
     if not callable(learner):
         print(f"{FAIL} {title}: pass your function itself, e.g. check(my_step), "
@@ -168,7 +169,9 @@ def run_checker(title, learner, reference, cases, mistakes=(), rtol=1e-9, atol=1
               f"  expected: {shown_expected}\n"
               f"  got:      {shown_got}")
         hint = (side_effect or _diagnose(learner, got, i, cases, mistakes, rtol, atol)
-                or _low_precision(learner, got, reference, cases))
+                or _low_precision(learner, got, reference, cases)
+                or (otherwise if problem and problem.startswith("returned a different")
+                    else None))
         if hint:
             print(f"  Hint: {hint}")
         return False
@@ -454,7 +457,10 @@ def check_numerical_gradient(numerical_gradient):
         return None
 
     return run_checker("numerical_gradient", numerical_gradient, _central_difference,
-                       cases, mistakes, rtol=1e-8, atol=1e-9, extra_check=unchanged)
+                       cases, mistakes, rtol=1e-8, atol=1e-9, extra_check=unchanged,
+                       otherwise="the check expects (f(x + h e_i) - f(x - h e_i)) / (2h) "
+                       "with the h it passes (the third input): a difference with an h "
+                       "of your own, or a one-sided one, gives other numbers.")
 
 
 # --- Chapter 2 -------------------------------------------------------------------
@@ -1610,7 +1616,12 @@ def check_adamw_chain(make_adamw):
     ]
     cases = [(1e-2, 0.1), (3e-3, 1e-2), (0.05, 0.5)]
     return run_checker("make_adamw", learner if callable(make_adamw) else make_adamw,
-                       reference, cases, mistakes, rtol=1e-10, atol=1e-12)
+                       reference, cases, mistakes, rtol=1e-10, atol=1e-12,
+                       otherwise="the numbers compared are the four weights of a small "
+                       "test problem after 60 steps of your chain (got) and of "
+                       "ol.optim.AdamW (expected), from the same start. Check the links' "
+                       "order and their arguments: scale_by_adam's defaults (0.9, 0.999, "
+                       "1e-8) are AdamW's.")
 
 
 def _update_scale(scale, tracker, found_inf, growth_factor=2.0, backoff_factor=0.5,

@@ -141,7 +141,7 @@ def right_but_mutates(f, x, h=1e-5):
     (mutates_x, "changed x in place"),
     (right_but_mutates, "changed x in place"),
     (lambda f, x, h=1e-5: central(f, x), "ignores its argument h"),  # its own h
-    (lambda f, x, h=1e-5: forward(f, x, 1e-7), "different value"),   # forward, own h
+    (lambda f, x, h=1e-5: forward(f, x, 1e-7), "with the h it passes"),  # forward, own h
 ])
 def test_numerical_gradient_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_numerical_gradient, answer, capsys)
@@ -986,7 +986,7 @@ def adamw_right(lr, wd):
     (lambda lr, wd: C.chain(C.scale_by_adam(), C.add_decayed_weights(wd), C.scale(lr)),
      "go against the direction"),
     (lambda lr, wd: C.chain(C.scale_by_adam(b2=0.99), C.add_decayed_weights(wd),
-                            C.scale_by_learning_rate(lr)), "different value"),
+                            C.scale_by_learning_rate(lr)), "after 60 steps of your chain"),
     (lambda lr, wd: ol.optim.AdamW(lr, weight_decay=wd), "returned an object of type AdamW"),
 ])
 def test_adamw_chain_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
