@@ -1096,7 +1096,11 @@ def _clip_checker(title, clip_fn, mistakes, reference=_global_clip, per_array=Fa
     return run_checker(title, learner if callable(clip_fn) else clip_fn,
                        expected, cases or _clip_cases(), mistakes, rtol=1e-10, atol=1e-12,
                        extra_check=_inputs_kept(("grads", "max_norm"), "return clipped "
-                                                "copies and leave grads as it was."))
+                                                "copies and leave grads as it was."),
+                       otherwise="the rows above list the clipped arrays' entries, flattened "
+                       "in order, then " + ("the arrays' norms before clipping, one per "
+                                            "array (the last numbers)." if per_array else
+                                            "the norm before clipping (the last number)."))
 
 
 def check_clip_global_norm(clip_global_norm):

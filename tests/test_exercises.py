@@ -591,6 +591,8 @@ def clip_right(grads, c):
                     clip_right(gs, c)[1]), "PyTorch's rule"),
     (lambda gs, c: (gs if clip_right(gs, c)[1] <= c else clip_right(gs, c)[0],
                     clip_right(gs, c)[1]), "an input array itself"),
+    (lambda gs, c: (clip_right(gs, c)[0], clip_right(gs, c)[1] ** 2),  # no square root
+     "then the norm before clipping (the last number)"),
 ])
 def test_clip_global_norm_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_clip_global_norm, answer, capsys)
