@@ -273,7 +273,9 @@ def _step_rows(n, dtypes, repeat, names, torch_mod):
             runners = {i: _Runner(name, i, p, g, torch_mod) for i in impls}
             runners = {i: r for i, r in runners.items() if r.call is not None}
             check = _check(name, p[:1000], g[:1000], list(runners), torch_mod)
-            fns = {"floor": lambda: _k.stream(a, b, 0.0)}
+            # the scalar in the arrays' type: a Python float would make a float32
+            # triad compute in float64 (converting every entry), a slower "floor"
+            fns = {"floor": lambda: _k.stream(a, b, a.dtype.type(0.0))}
             fns.update({i: r.call for i, r in runners.items()})
             samples = rounds(fns, repeat)
             floor = samples["floor"] * words / 3
@@ -376,8 +378,9 @@ def parallel_adam(n=10**7, dtype=np.float32, repeat=7, torch=True):
         count[name] += 1
 
     a, b = np.ones(n, dtype), np.ones(n, dtype)
-    samples = rounds({"triad, 1 thread": lambda: _k.stream(a, b, 0.0),
-                      "triad, all threads": lambda: _k.stream_parallel(a, b, 0.0),
+    zero = a.dtype.type(0.0)  # as in step_table: the triad in the arrays' type
+    samples = rounds({"triad, 1 thread": lambda: _k.stream(a, b, zero),
+                      "triad, all threads": lambda: _k.stream_parallel(a, b, zero),
                       "optlib Adam, 1 thread": lambda: run("serial"),
                       "optlib Adam, all threads": lambda: run("parallel")}, repeat)
     pairs = {"triad": ("triad, 1 thread", "triad, all threads"),
@@ -414,13 +417,15 @@ def parallel_adam(n=10**7, dtype=np.float32, repeat=7, torch=True):
 def python_adam_rosenbrock(x0, steps, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, a=1.0,
                            b=100.0):
     """Adam on the 2-D Rosenbrock function in plain Python floats, recording every
-    iterate and value as ``trajectory.run`` does: the loop a reader would write."""
+    iterate, value and gradient norm as ``trajectory.run`` does: the loop a reader
+    would write. Returns (xs, fs, gnorms)."""
     x, y = float(x0[0]), float(x0[1])
     m = [0.0, 0.0]
     s = [0.0, 0.0]
-    xs, fs = [(x, y)], [b * (y - x * x) ** 2 + (a - x) ** 2]
+    xs, fs, gnorms = [(x, y)], [b * (y - x * x) ** 2 + (a - x) ** 2], []
     for k in range(steps):
         grad = (-4.0 * b * x * (y - x * x) - 2.0 * (a - x), 2.0 * b * (y - x * x))
+        gnorms.append(math.sqrt(grad[0] * grad[0] + grad[1] * grad[1]))
         t = k + 1
         new = []
         for i, (w, gi) in enumerate(zip((x, y), grad)):
@@ -431,7 +436,7 @@ def python_adam_rosenbrock(x0, steps, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, a=1.0
         x, y = new
         xs.append((x, y))
         fs.append(b * (y - x * x) ** 2 + (a - x) ** 2)
-    return np.array(xs), np.array(fs)
+    return np.array(xs), np.array(fs), np.array(gnorms)
 
 
 class _Objective:
@@ -487,8 +492,8 @@ def trajectory_speedup(steps=100_000, repeat=3, numpy_steps=10_000):
     samples = rounds({
         "optlib trajectory.run": lambda: trajectory.run(opt, fn, steps=steps),
         "hand-written jitted loop": lambda: hand_adam_rosenbrock(steps),
-        "dependency chain alone": lambda: _k.adam_rosenbrock_chain(
-            x0, LR, 1.0, *BETAS, EPS, *fn.prm, steps),
+        "dependency chain alone": lambda: _k.adam_rosenbrock_chain(  # from the start
+            x0.copy(), LR, 1.0, *BETAS, EPS, *fn.prm, steps),           # every round
         "pure Python floats": lambda: python_adam_rosenbrock(fn.x0, steps),
         "Python loop of opt.step": lambda: trajectory.run(opt, _Objective(fn), steps=m)},
         repeat)
@@ -499,7 +504,7 @@ def trajectory_speedup(steps=100_000, repeat=3, numpy_steps=10_000):
     ratios["pure Python / chain alone"] = Timing.of(samples["pure Python floats"]
                                                     / samples["dependency chain alone"])
     run = trajectory.run(opt, fn, steps=steps)
-    xs, _ = python_adam_rosenbrock(fn.x0, steps)
+    xs, _, _ = python_adam_rosenbrock(fn.x0, steps)
     diff = float(np.abs(run.x - xs)[:1001].max())
     same = all(np.array_equal(a, b) for a, b in
                zip(hand_adam_rosenbrock(steps), (run.x, run.loss, run.grad_norm)))

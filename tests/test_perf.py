@@ -122,10 +122,11 @@ def test_the_torch_rules_of_the_step_table_match_optlib():
 
 def test_the_pure_python_adam_follows_the_jitted_trajectory():
     fn = ol.functions.rosenbrock()
-    xs, fs = ol.perf.python_adam_rosenbrock(fn.x0, 300, lr=1e-2)
+    xs, fs, gnorms = ol.perf.python_adam_rosenbrock(fn.x0, 300, lr=1e-2)
     jit = ol.trajectory.run(ol.optim.Adam(1e-2), fn, steps=300)
     np.testing.assert_allclose(xs, jit.x, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(fs, jit.loss, rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(gnorms, jit.grad_norm, rtol=1e-11, atol=1e-14)
 
 
 @pytest.mark.parametrize("x0, lr", [(None, 1e-3), ([0.3, -0.8], 2e-2)])
