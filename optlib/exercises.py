@@ -245,21 +245,25 @@ def _differing_item(names, got, expected, rtol, atol):
     """Which of the named items of an answer differs first ("; m_new is the first item
     that differs"), or that it holds the value another item should have (two items
     swapped); "" when no single item can be named."""
-    for name, item, want in zip(names, got, expected):
-        if _close(item, want, rtol, atol):
+    right = [_close(item, want, rtol, atol) for item, want in zip(got, expected)]
+    for i, name in enumerate(names):
+        if right[i]:
             continue
-        for other, value in zip(names, expected):
-            if other != name and _close(item, value, rtol, atol):
-                return f"; {name} holds the value {other} should have (swapped?)"
+        for j, other in enumerate(names):  # a swap: both wrong, each holding the other's
+            if (j != i and not right[j] and _close(got[i], expected[j], rtol, atol)
+                    and _close(got[j], expected[i], rtol, atol)):
+                return f"; {name} and {other} hold each other's values (swapped?)"
         return f"; {name} is the first item that differs"
     return ""
 
 
-def _copies(outputs, inputs, before):
+def _copies(outputs, inputs, before, right):
     """Raises :class:`AnswerFormat` when an output array is an input array, or a view of
     one: the exercises ask for copies (changing one later would change the other).
-    Not when the inputs changed (``before``: a copy of them): that has its own hint."""
-    if not _same(before, inputs):
+    Only for an answer ``right`` in value (a wrong value is reported as such first),
+    and not when the inputs changed (``before``: a copy of them): that has its own
+    hint."""
+    if not right or not _same(before, inputs):
         return
     for out in outputs:
         for arr in inputs:
@@ -458,9 +462,9 @@ def check_numerical_gradient(numerical_gradient):
 
     return run_checker("numerical_gradient", numerical_gradient, _central_difference,
                        cases, mistakes, rtol=1e-8, atol=1e-9, extra_check=unchanged,
-                       otherwise="the check expects (f(x + h e_i) - f(x - h e_i)) / (2h) "
-                       "with the h it passes (the third input): a difference with an h "
-                       "of your own, or a one-sided one, gives other numbers.")
+                       otherwise="the check expects (f(x + h e_i) - f(x - h e_i)) / (2h), "
+                       "coordinate by coordinate, with the h it passes (the third "
+                       "input).")
 
 
 # --- Chapter 2 -------------------------------------------------------------------
@@ -1085,13 +1089,15 @@ def _clip_checker(title, clip_fn, mistakes, reference=_global_clip, per_array=Fa
                 f"the first item must be a list of {len(shapes)} clipped arrays, one per "
                 f"array in grads, with their shapes {', '.join(map(str, shapes))}; yours "
                 f"was {_fmt(clipped)[:80]}")
-        _copies(clipped, grads, before)
         if per_array:
             _check_per_array_norms(norm, len(shapes))
         elif _as_numbers(norm) is None or np.ndim(norm) != 0:
             raise AnswerFormat("the second item must be the norm before clipping, one "
                                f"number; yours was {_fmt(norm)[:80]}")
-        return _flat(result)
+        flat = _flat(result)
+        _copies(clipped, grads, before,
+                _close(flat, _flat(reference(copy.deepcopy(before), max_norm)), 1e-10, 1e-12))
+        return flat
 
     return run_checker(title, learner if callable(clip_fn) else clip_fn,
                        expected, cases or _clip_cases(), mistakes, rtol=1e-10, atol=1e-12,
@@ -1136,7 +1142,7 @@ def check_clip_value(clip_value):
     def learner(g, c):
         before = copy.deepcopy(g)
         out = clip_value(g, c)
-        _copies([out], [g], [before])
+        _copies([out], [g], [before], _close(out, np.clip(before, -c, c), 1e-12, 1e-12))
         return out
 
     return run_checker("clip_value", learner if callable(clip_value) else clip_value,

@@ -507,8 +507,10 @@ def adam_variant(correct_m=True, correct_v=True, eps_inside=False, power=0.5, sh
     (adam_variant(swap=True), "b1 belongs to the first moment"),
     (lambda w, m, v, g, t, lr, b1, b2, eps: adam_variant()(w, m, v, g, t, lr, 0.9, 0.999, eps),
      "not the defaults 0.9 and 0.999"),
-    (lambda *a: adam_variant()(*a)[::2] + adam_variant()(*a)[1:2], "m_new holds the value "
-     "v_new should have (swapped?)"),
+    (lambda *a: adam_variant()(*a)[::2] + adam_variant()(*a)[1:2], "m_new and v_new hold "
+     "each other's values (swapped?)"),
+    (lambda *a: adam_variant()(*a)[:2] + adam_variant()(*a)[1:2], "v_new is the first item "
+     "that differs"),  # m_new twice: a duplicate, not a swap
 ])
 def test_adam_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_adam_step, answer, capsys)
@@ -593,6 +595,7 @@ def clip_right(grads, c):
                     clip_right(gs, c)[1]), "an input array itself"),
     (lambda gs, c: (clip_right(gs, c)[0], clip_right(gs, c)[1] ** 2),  # no square root
      "then the norm before clipping (the last number)"),
+    (lambda gs, c: (gs, clip_right(gs, c)[1]), "different value"),  # never clips: not "copy"
 ])
 def test_clip_global_norm_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_clip_global_norm, answer, capsys)
