@@ -15,18 +15,20 @@ import numpy as np
 FLOAT_DTYPES = (np.float32, np.float64)
 
 
-def real(name, value, *, low=None, high=None, low_inclusive=True, high_inclusive=True):
-    """A finite real number in an optional interval; returned as a Python float."""
+def real(name, value, *, low=None, high=None, low_inclusive=True, high_inclusive=True,
+         inf=False):
+    """A finite real number in an optional interval; returned as a Python float.
+    ``inf=True`` admits +inf too (with no ``high``), where it means "no limit"."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+    if not math.isfinite(value) and not (inf and high is None and value == math.inf):
+        raise ValueError(f"{name} must be finite{' or inf' if inf else ''}, got {value!r}")
     too_low = low is not None and (value < low if low_inclusive else value <= low)
     too_high = high is not None and (value > high if high_inclusive else value >= high)
     if too_low or too_high:
         left = "[" if low_inclusive and low is not None else "("
-        right = "]" if high_inclusive and high is not None else ")"
+        right = "]" if (high_inclusive and high is not None) or inf else ")"
         lo = "-inf" if low is None else repr(low)
         hi = "inf" if high is None else repr(high)
         raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {value!r}")

@@ -111,12 +111,13 @@ class ClipState(NamedTuple):
 
 class clip_by_global_norm(Link):
     """Scale the update so its L2 norm is at most ``max_norm``
-    (:func:`optlib.clipping.clip_grad_norm`: torch's rule, or ``exact=True`` for optax's)."""
+    (:func:`optlib.clipping.clip_grad_norm`: torch's rule, or ``exact=True`` for optax's;
+    ``math.inf`` clips nothing, the state still records the norm)."""
 
     State = ClipState
 
     def __init__(self, max_norm, exact=False):
-        self.max_norm = v.positive("max_norm", max_norm)
+        self.max_norm = v.real("max_norm", max_norm, low=0.0, low_inclusive=False, inf=True)
         self.exact = v.boolean("exact", exact)
 
     def init(self, params):

@@ -72,9 +72,11 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, exact=False, error_if_nonfini
     ``max_norm * total / (total + 1e-6)``, a hair below ``max_norm``). ``exact=True``:
     optax's and TensorFlow's rule, no epsilon, the clipped norm is exactly ``max_norm``
     and gradients under it are untouched. Returns the total norm before clipping.
+    ``max_norm=math.inf`` clips nothing and returns the norm (torch's idiom for logging
+    it); an infinite norm still turns the gradients into NaN, as in torch.
     """
     items = _arrays(grads)
-    max_norm = v.positive("max_norm", max_norm)
+    max_norm = v.real("max_norm", max_norm, low=0.0, low_inclusive=False, inf=True)
     exact = v.boolean("exact", exact)
     error_if_nonfinite = v.boolean("error_if_nonfinite", error_if_nonfinite)
     total = global_norm(items, norm_type)
@@ -88,8 +90,8 @@ def _apply_rule(items, total, max_norm, exact):
     """Scale the flat-able arrays ``items``, whose global norm is ``total``, by the rule's
     coefficient (checked arguments; ``optlib.chain.clip_by_global_norm`` calls it on its
     own flat update); returns ``total``."""
-    if exact:
-        coef = max_norm / max(total, max_norm) if not math.isnan(total) else math.nan
+    if exact:  # (written so that max_norm = inf leaves a finite-norm gradient as it is)
+        coef = 1.0 if total <= max_norm else max_norm / total  # NaN total: NaN
         if math.isinf(total):
             coef = math.nan  # TensorFlow: inf norm gives NaN everywhere
     else:
