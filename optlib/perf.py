@@ -267,15 +267,16 @@ def _step_rows(n, dtypes, repeat, names, torch_mod):
     for dtype in dtypes:
         p, g = _data(n, dtype)
         a, b = np.ones(n, dtype), np.ones(n, dtype)
+        # the triad's scalar in the arrays' type: a Python float would make a float32
+        # triad compute in float64 (converting every entry), a slower "floor"
+        zero = a.dtype.type(0.0)
         for name in names:
             words = STEP_CASES[name][0]
             impls = IMPLS if torch_mod is not None else IMPLS[:2]
             runners = {i: _Runner(name, i, p, g, torch_mod) for i in impls}
             runners = {i: r for i, r in runners.items() if r.call is not None}
             check = _check(name, p[:1000], g[:1000], list(runners), torch_mod)
-            # the scalar in the arrays' type: a Python float would make a float32
-            # triad compute in float64 (converting every entry), a slower "floor"
-            fns = {"floor": lambda: _k.stream(a, b, a.dtype.type(0.0))}
+            fns = {"floor": lambda: _k.stream(a, b, zero)}
             fns.update({i: r.call for i, r in runners.items()})
             samples = rounds(fns, repeat)
             floor = samples["floor"] * words / 3

@@ -257,10 +257,10 @@ def mlp_logits(w, X, n_hidden, n_out):
 
 @njit(cache=True)
 def _rnn_states(w, X, n_hidden, keep):
-    """The hidden states of the RNN over X: H[t] after input t, H[0] = 0. With ``keep``
-    all T + 1 of them, shape (T + 1, n, h), as backpropagation needs; otherwise only the
-    last two (the loss needs the last), shape (2, n, h), state t in H[t % 2], so that
-    evaluating a large set does not allocate T copies of its states.
+    """(H, last): the hidden states of the RNN over X, H[t] after input t, H[0] = 0, and
+    the last state. With ``keep`` all T + 1 of them, shape (T + 1, n, h), as
+    backpropagation needs; otherwise only the last two, shape (2, n, h), state t in
+    H[t % 2], so that evaluating a large set does not allocate T copies of its states.
 
     Per step one product, written into the state's row (``np.dot``'s third argument),
     then the bias and the inputs' share added in a loop: few inputs (two in the adding
@@ -287,7 +287,19 @@ def _rnn_states(w, X, n_hidden, keep):
                 for j in range(h):
                     Ht[i, j] += x * W_xh[c, j]
         tanh_inplace(Ht)
-    return H
+    return H, H[T] if keep else H[T % 2]
+
+
+@njit(cache=True)
+def _rnn_readout(w, last, n_out):
+    """The output last W_hy + b_y of the RNN from its last states ``last`` (n, h)."""
+    h = last.shape[1]
+    o4 = w.size - n_out               # W_hy (h, k) ends where b_y (k) starts
+    out = np.dot(last, w[o4 - h * n_out:o4].reshape(h, n_out))
+    for i in range(out.shape[0]):
+        for c in range(n_out):
+            out[i, c] += w[o4 + c]
+    return out
 
 
 @njit(cache=True)
@@ -308,13 +320,11 @@ def rnn(w, X, y, n_hidden, l2, grad):
     o4 = o3 + h * k
     W_hy = w[o3:o4].reshape(h, k)
     keep = grad.size > 0
-    H = _rnn_states(w, X, h, keep)
-    last = H[T] if keep else H[T % 2]
-    r = np.dot(last, W_hy)            # the output, then the residual out - y
+    H, last = _rnn_states(w, X, h, keep)
+    r = _rnn_readout(w, last, k)      # the output, then the residual out - y
     loss = 0.0
     for i in range(n):
         for c in range(k):
-            r[i, c] += w[o4 + c]
             r[i, c] -= y[i, c]
             loss += r[i, c] * r[i, c]
     loss = 0.5 * loss / n
@@ -334,6 +344,8 @@ def rnn(w, X, y, n_hidden, l2, grad):
             r[i, c] /= n
             gb_y[c] += r[i, c]
     np.dot(last.T, r, grad[o3:o4].reshape(h, k))                  # dL/dW_hy
+    # contiguous copies of the transposed weights: the order of the products' additions
+    # chapter 4's chaotic seed study was checked with (views change the last bits)
     W_hhT = np.ascontiguousarray(w[o1:o2].reshape(h, h).T)
     D = np.empty((T, n, h), dtype=w.dtype)  # D[t - 1]: dL/d(step t's pre-activation)
     dh = np.dot(r, np.ascontiguousarray(W_hy.T))                    # dL/dH[T]
@@ -359,12 +371,4 @@ def rnn(w, X, y, n_hidden, l2, grad):
 
 @njit(cache=True)
 def rnn_output(w, X, n_hidden, n_out):
-    n, T, d = X.shape
-    h = n_hidden
-    o3 = d * h + h * h + h
-    o4 = o3 + h * n_out
-    out = np.dot(_rnn_states(w, X, h, False)[T % 2], w[o3:o4].reshape(h, n_out))
-    for i in range(n):
-        for c in range(n_out):
-            out[i, c] += w[o4 + c]
-    return out
+    return _rnn_readout(w, _rnn_states(w, X, n_hidden, False)[1], n_out)
