@@ -209,8 +209,10 @@ def mlp(w, X, y, n_hidden, n_out, l2, grad):
     A, Z = _mlp_forward(w, X, h, k)   # (n, h) hidden activations, (n, k) logits
     loss = 0.0
     for i in range(n):                # softmax and dL/dZ in place: shift each row by its
-        zmax = Z[i].max()             # maximum (so no exp overflows), exponentiate all
-        loss -= Z[i, y[i]] - zmax     # rows in one vectorised loop, then normalise
+        zmax = Z[i, 0]                # maximum (so no exp overflows), exponentiate all
+        for c in range(1, k):         # rows in one vectorised loop, then normalise. (A
+            zmax = max(zmax, Z[i, c])  # loop: Z[i].max() made a view per row, 30 ns.)
+        loss -= Z[i, y[i]] - zmax
         for c in range(k):
             Z[i, c] -= zmax
     exp_inplace(Z)
