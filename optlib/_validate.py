@@ -14,6 +14,10 @@ import numpy as np
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
+#: The largest step count anywhere (a schedule's step, an optimizer's ``state.step``):
+#: steps stay exact in float64 below it.
+MAX_STEP = 2**53
+
 
 def real(name, value, *, low=None, high=None, low_inclusive=True, high_inclusive=True,
          inf=False):
@@ -72,11 +76,23 @@ def listed(name, values, what, example):
 
 
 def choice(name, value, allowed):
-    """One of a fixed set of strings."""
-    if value not in allowed:
+    """One of a fixed set of strings (anything but a string is refused as such: an array
+    would be compared entry by entry)."""
+    if not isinstance(value, str) or value not in allowed:
         options = ", ".join(repr(a) for a in allowed)
         raise ValueError(f"{name} must be one of {options}; got {value!r}")
     return value
+
+
+def float_dtype(name, value):
+    """np.float32 or np.float64 (or their names); returned as a NumPy dtype."""
+    try:
+        ok = value is not None and np.dtype(value) in FLOAT_DTYPES
+    except TypeError:  # not a dtype at all
+        ok = False
+    if not ok:
+        raise TypeError(f"{name} must be np.float64 or np.float32, got {value!r}")
+    return np.dtype(value)
 
 
 def float_array(name, value, *, ndim=None, shape=None, finite=True, copy=False):
@@ -86,6 +102,11 @@ def float_array(name, value, *, ndim=None, shape=None, finite=True, copy=False):
     is already a C-contiguous float array, so that kernels can update it in place.
     """
     if isinstance(value, np.ndarray):
+        if type(value) is not np.ndarray:  # np.matrix, a masked array: no kernel takes them
+            raise TypeError(f"{name} must be a plain NumPy array, got a "
+                            f"{type(value).__name__}; pass np.asarray({name})"
+                            + (" (it ignores the mask: fill the masked entries first)"
+                               if isinstance(value, np.ma.MaskedArray) else ""))
         arr = value
         if arr.dtype not in FLOAT_DTYPES:
             raise TypeError(
@@ -132,6 +153,11 @@ def updatable(name, value, **kwargs):
     if not value.flags.writeable:
         raise ValueError(f"{name} is updated in place but is read-only; pass a writeable "
                          f"copy, {name}.copy()")
+    if not value.flags.c_contiguous:  # float_array's advice, a contiguous copy, would
+        raise ValueError(           # leave the caller's array behind
+            f"{name} must be C-contiguous (a slice with a step or a transposed array is "
+            f"not); it is updated in place, so update a contiguous copy, "
+            f"c = np.ascontiguousarray({name}), and keep c (or copy it back: {name}[...] = c)")
     return float_array(name, value, **kwargs)
 
 

@@ -385,7 +385,7 @@ class Chain:
         if not isinstance(state, ChainState) or len(state.links) != len(self.links):
             raise TypeError(f"state must be the ChainState that this chain's init() "
                             f"returned ({len(self.links)} links), got {state!r:.80}")
-        v.integer("state.step", state.step, low=0)
+        v.integer("state.step", state.step, low=0, high=v.MAX_STEP)
         grads = v.float_array("grads", grads, finite=False)
         if params is not None:
             check = v.updatable if inplace else v.float_array
@@ -438,7 +438,15 @@ class Chain:
 
     def lr_values(self, start, count):
         """The rates of the ``scale_by_learning_rate`` link for ``count`` steps from
-        ``start`` (what training logs record), or NaN when the chain has none."""
+        ``start`` (what training logs record), or NaN when the chain has none.
+
+        Every ``scale_by_schedule`` link is asked for its factors at those steps too, so
+        that a run (``models.fit``, ``trajectory.run``) refuses a bad one before its first
+        step, as an optimizer's ``lr_values`` refuses a bad rate."""
+        for link in self.links:
+            if isinstance(link, scale_by_schedule):
+                for k in range(start, start + count):
+                    link.factor(k)
         links = [k for k in self.links if isinstance(k, scale_by_learning_rate)]
         if len(links) != 1:
             return np.full(count, math.nan)

@@ -38,12 +38,7 @@ def _arrays(grads):
         raise ValueError("grads must hold at least one array")
     for i, g in enumerate(items):
         name = "grads" if isinstance(grads, np.ndarray) else f"grads[{i}]"
-        if not isinstance(g, np.ndarray):
-            raise TypeError(f"{name} must be a NumPy float array (it is clipped in place), "
-                            f"got {type(g).__name__}")
-        v.float_array(name, g, finite=False)
-        if not g.flags.writeable:
-            raise ValueError(f"{name} must be writeable: it is clipped in place")
+        v.updatable(name, g, finite=False)
     return items
 
 

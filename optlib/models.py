@@ -8,7 +8,7 @@ A model is stateless: its parameters are one flat float array that any optimizer
 >>> model = ol.models.MLP(n_in=64, n_hidden=32, n_out=10)
 >>> w = model.init(seed=0)
 >>> hist = ol.models.fit(model, ol.optim.GD(lr=0.1), w, data, epochs=5, batch_size=32)
->>> hist.test_accuracy[-1] > 0.9
+>>> bool(hist.test_accuracy[-1] > 0.9)
 True
 """
 
@@ -241,6 +241,18 @@ class History(NamedTuple):
     grad_norm: np.ndarray  #: the gradient's norm at every step, before any clipping
 
 
+def _norm_from(clip, grad):
+    """What ``fit``'s ``clip(grad)`` returns, the norm before clipping, as a float."""
+    norm = clip(grad)
+    try:
+        if isinstance(norm, (str, bytes)):
+            raise TypeError
+        return float(norm)
+    except (TypeError, ValueError):
+        raise TypeError("clip must return the gradient's norm before clipping (a number), "
+                        f"as clipping.clip_grad_norm does; it returned {norm!r:.80}") from None
+
+
 def _check_data(data):
     """``data`` must hold a train/test split like :class:`optlib.datasets.Dataset`."""
     fields = ("X_train", "y_train", "X_test", "y_test")
@@ -318,7 +330,8 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None,
             step_loss[k] = model._kernel(opt.grad_point(params, state),
                                          Xe[start:start + batch], ye[start:start + batch],
                                          grad)
-            grad_norm[k] = clip(grad) if clip is not None else _clip.norm(grad, 2.0)
+            grad_norm[k] = (_norm_from(clip, grad) if clip is not None
+                            else _clip.norm(grad, 2.0))
             state = update(k) if fast else opt.step(params, grad, state)
             k += 1
             if not (math.isfinite(step_loss[k - 1]) and _traj.all_finite(params)):

@@ -125,7 +125,7 @@ class Optimizer(v.FixedSettings):
         if not isinstance(state, self.State):
             raise TypeError(f"state must be the {self.State.__name__} that "
                             f"{type(self).__name__}.init() returned, got {type(state).__name__}")
-        v.integer("state.step", state.step, low=0)
+        v.integer("state.step", state.step, low=0, high=v.MAX_STEP)
         for name in self.slot_names:
             self._check_slot(name, getattr(state, name), params)
         return params, grads

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -57,6 +58,8 @@ class Timing(NamedTuple):
 def measure(fn, repeat=7, number=1):
     """Seconds per call of ``fn``: ``repeat`` samples of ``number`` calls each, after
     one warm-up call (compilation, first touch of memory); a :class:`Timing`."""
+    if not callable(fn):
+        raise TypeError(f"fn must be a function to time, got {fn!r}")
     repeat = v.integer("repeat", repeat, low=1)
     number = v.integer("number", number, low=1)
     fn()
@@ -73,6 +76,9 @@ def rounds(fns, repeat=7):
     """Time every function of the dict ``fns`` once per round, ``repeat`` rounds, so
     that each round's timings share the machine's momentary load. Returns a dict of
     per-round sample arrays (seconds)."""
+    if not (isinstance(fns, Mapping) and fns and all(map(callable, fns.values()))):
+        raise TypeError("fns must be a non-empty dict of functions to time, e.g. "
+                        f"{{'numpy': f, 'optlib': g}}, got {fns!r:.80}")
     repeat = v.integer("repeat", repeat, low=1)
     for fn in fns.values():
         fn()
@@ -248,7 +254,11 @@ def step_table(n=10**7, dtypes=(np.float32, np.float64), repeat=7, names=None,
     (optlib's kernels use one).
     """
     n = v.integer("n", n, low=8)
-    names = list(STEP_CASES) if names is None else names
+    dtypes = [v.float_dtype("dtypes", d) for d in
+              v.listed("dtypes", dtypes, "dtypes", "(np.float32, np.float64)")]
+    repeat = v.integer("repeat", repeat, low=1)
+    names = list(STEP_CASES) if names is None else v.listed("names", names, "kernel names",
+                                                             "['Adam', 'SGD']")
     for name in names:
         v.choice("names", name, tuple(STEP_CASES))
     torch_mod = _torch() if torch else None
@@ -363,6 +373,9 @@ def parallel_adam(n=10**7, dtype=np.float32, repeat=7, torch=True):
     """
     from numba import get_num_threads
 
+    n = v.integer("n", n, low=8)
+    dtype = v.float_dtype("dtype", dtype)
+    repeat = v.integer("repeat", repeat, low=1)
     p, g = _data(n, dtype)
     serial, parallel = ([p.copy(), g, np.zeros_like(p), np.zeros_like(p)]
                         for _ in range(2))
@@ -420,7 +433,12 @@ def python_adam_rosenbrock(x0, steps, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, a=1.0
     """Adam on the 2-D Rosenbrock function in plain Python floats, recording every
     iterate, value and gradient norm as ``trajectory.run`` does: the loop a reader
     would write. Returns (xs, fs, gnorms)."""
-    x, y = float(x0[0]), float(x0[1])
+    x, y = v.float_array("x0", x0, shape=(2,)).tolist()
+    steps = v.integer("steps", steps, low=1)
+    lr, eps = v.positive("lr", lr), v.positive("eps", eps)
+    b1, b2 = (v.real(name, b, low=0.0, high=1.0, high_inclusive=False)
+              for name, b in (("b1", b1), ("b2", b2)))
+    a, b = v.real("a", a), v.real("b", b)
     m = [0.0, 0.0]
     s = [0.0, 0.0]
     xs, fs, gnorms = [(x, y)], [b * (y - x * x) ** 2 + (a - x) ** 2], []
@@ -808,6 +826,7 @@ def import_time(repeat=5, modules=()):
     compiles at import). ``modules``: optlib modules imported too, in the same timing
     (e.g. ``MODULES``, everything the chapters load; they do load numba)."""
     repeat = v.integer("repeat", repeat, low=1)
+    modules = v.listed("modules", modules, "optlib module names", "['optim', 'models']")
     for m in modules:
         v.choice("modules", m, MODULES)
     names = ", ".join(["optlib"] + [f"optlib.{m}" for m in modules])
@@ -824,7 +843,8 @@ def compile_times(chapters=None):
     module are imported before the clock starts, so each figure is the compilation (or
     the loading from the cache) and the run of a few small calls. ``chapters``: names
     from ``CHAPTERS`` (default all). Returns {chapter: (cold, cached)}."""
-    chapters = list(CHAPTERS) if chapters is None else chapters
+    chapters = list(CHAPTERS) if chapters is None else v.listed(
+        "chapters", chapters, "chapter names from CHAPTERS", f"[{next(iter(CHAPTERS))!r}]")
     for name in chapters:
         v.choice("chapters", name, tuple(CHAPTERS))
     modules = ", ".join(f"optlib.{m}" for m in MODULES)

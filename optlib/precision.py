@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _validate as v
 from .chain import Chain
-from .models import MLP
+from .models import MLP, _check_data
 from .optim import Optimizer
 
 F16, F32 = np.float16, np.float32
@@ -174,9 +174,10 @@ def fit_fp16(model, opt, params, data, epochs=10, batch_size=128, seed=0, scaler
                         f"got {type(opt).__name__}")
     if scaler is not None and not isinstance(scaler, DynamicLossScaler):
         raise TypeError(f"scaler must be None or a DynamicLossScaler, got {scaler!r}")
-    params = v.float_array("params", params, shape=(getattr(model, "n_params", -1),))
+    params = v.updatable("params", params, shape=(getattr(model, "n_params", -1),))
     if params.dtype != F32:
         raise TypeError(f"params must be float32 master weights, got {params.dtype}")
+    _check_data(data)
     X, y = data.X_train, data.y_train
     fp16_loss_and_grad(model, params, X[:1], y[:1])  # checks model, X and y
     epochs = v.integer("epochs", epochs, low=1)
@@ -194,6 +195,7 @@ def fit_fp16(model, opt, params, data, epochs=10, batch_size=128, seed=0, scaler
         return (model.loss(w64, X, y),
                 model.accuracy(w64, data.X_test, data.y_test))
 
+    opt.lr_values(0, steps)  # refuses a bad rate (or chain factor) before any step
     per_epoch[0] = evaluate()
     state = opt.init(params)
     k = 0

@@ -66,7 +66,7 @@ class Schedule:
 
 
 #: The largest step a schedule accepts (steps stay exact in float64 below it).
-MAX_STEP = 2**53
+MAX_STEP = v.MAX_STEP
 
 
 def _steps(step):
@@ -294,7 +294,8 @@ class Sequential(Schedule):
     """
 
     def __init__(self, schedules, milestones):
-        schedules = list(schedules)
+        schedules = v.listed("schedules", schedules, "optlib schedules",
+                             "[warmup_cosine(0.1, 5, 50), constant(0.01)]")
         if not schedules:
             raise ValueError("schedules must hold at least one schedule")
         for i, s in enumerate(schedules):

@@ -2,8 +2,8 @@
 
 >>> import optlib as ol
 >>> res = ol.second_order.lbfgs(ol.functions.rosenbrock(dim=2))
->>> res.status, bool(res.fun < 1e-10)
-('converged', True)
+>>> res.status, bool(res.fun < 1e-10)  # stopped once f barely decreased, at the minimum
+('ftol', True)
 
 An *objective* is any object with ``value(x)`` and ``grad(x)`` methods, plus ``hess(x)``
 for Newton's method: every :mod:`optlib.functions` landscape, or a model with its data
@@ -177,14 +177,13 @@ def _start(fn, x0):
     return x, f, g
 
 
-def _check_constants(c1, c2=None, shrink=None):
+def _check_constants(c1, **given):
+    """c1, then c2 and/or shrink if given (by keyword; None is refused like any other
+    non-number): 0 < c1 < c2 < 1 and 0 < shrink < 1."""
     c1 = v.real("c1", c1, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    if c2 is not None:
-        c2 = v.real("c2", c2, low=c1, high=1.0, low_inclusive=False, high_inclusive=False)
-    if shrink is not None:
-        shrink = v.real("shrink", shrink, low=0.0, high=1.0, low_inclusive=False,
-                        high_inclusive=False)
-    return c1, c2, shrink
+    low = {"c2": c1, "shrink": 0.0}
+    return (c1, *(v.real(name, value, low=low[name], high=1.0, low_inclusive=False,
+                         high_inclusive=False) for name, value in given.items()))
 
 
 # ---------------------------------------------------------------------------------------
@@ -277,7 +276,7 @@ def armijo(fn, x, d, alpha0=1.0, c1=1e-4, shrink=0.5, max_evals=50):
     ``d`` must be a descent direction; ``n_evals`` counts the trial values of f.
     """
     alpha0 = v.positive("alpha0", alpha0)
-    c1, _, shrink = _check_constants(c1, shrink=shrink)
+    c1, shrink = _check_constants(c1, shrink=shrink)
     max_evals = v.integer("max_evals", max_evals, low=1, high=10_000)
     fn, x, d, f0, slope0 = _check_direction(fn, x, d)
     return _armijo(lambda a: fn.value(x + a * d), f0, slope0, alpha0, c1, shrink, max_evals)
@@ -287,7 +286,7 @@ def wolfe(fn, x, d, alpha0=1.0, c1=1e-4, c2=0.9, max_evals=20):
     """Strong Wolfe line search (bracketing, then zoom by cubic interpolation); returns a
     :class:`LineSearch`. Needs 0 < c1 < c2 < 1 and a descent direction ``d``."""
     alpha0 = v.positive("alpha0", alpha0)
-    c1, c2, _ = _check_constants(c1, c2)
+    c1, c2 = _check_constants(c1, c2=c2)
     max_evals = v.integer("max_evals", max_evals, low=1, high=10_000)
     fn, x, d, f0, slope0 = _check_direction(fn, x, d)
 
@@ -345,7 +344,7 @@ def newton(fn, x0=None, method="modified", gtol=1e-8, max_iter=100, c1=1e-4, shr
     v.choice("method", method, METHODS)
     gtol = v.real("gtol", gtol, low=0.0)
     max_iter = v.integer("max_iter", max_iter, low=1, high=1_000_000)
-    c1, _, shrink = _check_constants(c1, shrink=shrink)
+    c1, shrink = _check_constants(c1, shrink=shrink)
     beta = v.positive("beta", beta)
     keep_path = v.boolean("keep_path", keep_path)
     fn = _Counted(fn, need_hess=True)
@@ -429,7 +428,7 @@ def _quasi_newton(fn, x0, m, line_search, gtol, ftol, max_iter, max_evals, c1, c
     ftol = v.real("ftol", ftol, low=0.0)
     max_iter = v.integer("max_iter", max_iter, low=1, high=100_000_000)
     max_evals = v.integer("max_evals", max_evals, low=2, high=100_000_000)
-    c1, c2, _ = _check_constants(c1, c2)
+    c1, c2 = _check_constants(c1, c2=c2)
     keep_path = v.boolean("keep_path", keep_path)
     fn = _Counted(fn)
     x, f, g = _start(fn, x0)

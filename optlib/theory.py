@@ -15,14 +15,20 @@ import numpy as np
 from . import _validate as v
 
 
-def _reals(name, values):
-    """A float array of ``values`` (a number or an array-like), all finite."""
+def _reals(name, values, low=None):
+    """A float array of ``values`` (a number or an array-like of them, not booleans),
+    all finite and, if ``low`` is given, >= low."""
     try:
-        arr = np.asarray(values, dtype=float)
+        arr = np.asarray(values)
+        if arr.dtype.kind not in "iuf":  # None, strings, booleans, complex
+            raise TypeError
+        arr = arr.astype(float)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be real numbers, got {values!r}") from None
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, got {values!r}")
+    if low is not None and np.any(arr < low):
+        raise ValueError(f"{name} must be >= {low}, got {values!r}")
     return arr
 
 
@@ -36,7 +42,7 @@ def _eigs(eigenvalues):
 
 def gd_rate(lr, eigenvalues):
     """max_i |1 - lr * lam_i|: gradient descent's contraction per step (< 1: converges)."""
-    lr = _reals("lr", lr)
+    lr = _reals("lr", lr, low=0.0)
     lam = _eigs(eigenvalues)
     return np.max(np.abs(1.0 - lr[..., None] * lam), axis=-1)
 
@@ -44,7 +50,7 @@ def gd_rate(lr, eigenvalues):
 def heavy_ball_rate(lr, momentum, eigenvalues):
     """The heavy ball's contraction per step: the largest spectral radius, over the
     eigenvalues, of its 2x2 iteration matrix. ``lr`` and ``momentum`` broadcast."""
-    lr, momentum = _reals("lr", lr), _reals("momentum", momentum)
+    lr, momentum = _reals("lr", lr, low=0.0), _reals("momentum", momentum)
     try:
         lr, gamma = np.broadcast_arrays(lr, momentum)
     except ValueError:

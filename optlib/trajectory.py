@@ -65,8 +65,7 @@ def run(opt, fn, x0=None, steps=100, dtype=np.float64):
         raise TypeError("fn must be an optlib.functions landscape or an object with "
                         f"value(x) and grad(x) methods, got {type(fn).__name__}")
     steps = v.integer("steps", steps, low=1, high=100_000_000)
-    if np.dtype(dtype) not in v.FLOAT_DTYPES:
-        raise TypeError(f"dtype must be np.float64 or np.float32, got {dtype!r}")
+    dtype = v.float_dtype("dtype", dtype)
     if x0 is None:
         x0 = getattr(fn, "x0", None)
         if x0 is None:

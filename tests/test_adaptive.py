@@ -826,3 +826,18 @@ def test_a_refused_step_names_the_argument_and_touches_nothing(name, grads, stat
     np.testing.assert_array_equal(w, p_before)
     for old, new in zip(before, state[1:]):
         np.testing.assert_array_equal(np.asarray(new), old)
+
+
+def test_amsgrad_keeps_a_nan_in_its_running_maximum_as_torch_maximum_does():
+    """torch.optim.Adam(amsgrad=True) takes torch.maximum, which propagates NaN; a max()
+    that drops it left optlib's state finite where torch's is NaN (the parameters were
+    NaN in both)."""
+    w = np.array([1.0, 2.0])
+    opt = ol.optim.Adam(0.1, amsgrad=True)
+    state = opt.init(w)
+    for g in ([1.0, 1.0], [np.nan, 1.0], [1.0, 1.0]):
+        state = opt.step(w, np.array(g), state)
+    assert np.isnan(state.max_exp_avg_sq[0]) and np.isfinite(state.max_exp_avg_sq[1])
+    state.max_exp_avg_sq[:] = [np.nan, 0.0]  # a NaN already there is kept too
+    opt.step(np.ones(2), np.ones(2), state)
+    assert np.isnan(state.max_exp_avg_sq[0]) and state.max_exp_avg_sq[1] > 0.0

@@ -698,8 +698,14 @@ def bad_grads():
     strided = np.arange(8.0)[::2]
     return [
         ([], ValueError, "grads must hold at least one array", []),
-        ([good, [1.0, 2.0]], TypeError, r"grads\[1\] must be a NumPy float array", [good]),
-        ([1.0, 2.0], TypeError, r"grads\[0\] must be a NumPy float array", []),
+        ([good, [1.0, 2.0]], TypeError, r"grads\[1\] is updated in place, so it must be a "
+         "NumPy float array", [good]),
+        ([1.0, 2.0], TypeError, r"grads\[0\] is updated in place, so it must be a NumPy",
+         []),
+        ([good, strided.reshape(2, 2).T], ValueError, r"grads\[1\] must be C-contiguous.*"
+         r"update a contiguous copy", [good]),
+        ([good, np.ma.array([1.0, 2.0])], TypeError, r"grads\[1\] must be a plain NumPy "
+         "array, got a MaskedArray.*ignores the mask", [good]),
         ([good, np.array([1, 2])], TypeError, r"grads\[1\] must be a float32 or float64", [good]),
         (np.array([3, 4]), TypeError, "grads must be a float32 or float64 array", []),
         ([good, np.array([1.0 + 2j])], TypeError, r"grads\[1\]", [good]),
@@ -710,7 +716,8 @@ def bad_grads():
     ]
 
 
-BAD_GRAD_IDS = ["empty-list", "python-list-element", "list-of-floats", "int-element",
+BAD_GRAD_IDS = ["empty-list", "python-list-element", "list-of-floats", "transposed",
+                "masked", "int-element",
                 "int-array", "complex", "empty-array", "non-contiguous", "string",
                 "numpy-scalar"]
 

@@ -1,6 +1,12 @@
+import doctest
+import importlib
 import subprocess
 from pathlib import Path
 import sys
+
+import pytest
+
+import optlib
 
 
 def test_import_compiles_nothing_and_loads_no_numba():
@@ -55,3 +61,11 @@ def test_a_changed_kernel_file_invalidates_every_cached_kernel(tmp_path):
                             env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert float(second.stdout.split()[0]) == 171.0  # the loop kernel saw the edited callee
+
+
+@pytest.mark.parametrize("name", optlib._SUBMODULES)
+def test_docstring_examples_run(name):
+    """The >>> examples in every module's docstrings give what they show."""
+    module = importlib.import_module(f"optlib.{name}")
+    failed, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert failed == 0, f"{failed} docstring example(s) of optlib.{name} failed (above)"

@@ -241,3 +241,144 @@ def test_a_failed_wolfe_search_returns_the_last_point_it_tried(max_evals):
             assert r.slope == pytest.approx(fn.grad(x + r.alpha * d) @ d, rel=1e-12)
             assert r.n_evals == max_evals
     assert failed or max_evals > 3
+
+
+# --- found by the API review of session 11 ------------------------------------------------
+
+def test_fit_fp16_refuses_params_it_could_not_update_and_names_missing_data():
+    model = ol.models.MLP(64, 8, 10)
+    data = ol.datasets.load_digits()
+    w = model.init().astype(np.float32)
+    with pytest.raises(TypeError, match="params is updated in place"):
+        ol.precision.fit_fp16(model, O.Adam(1e-2), list(w), data, epochs=1)
+    with pytest.raises(TypeError, match="data must be an optlib.datasets.Dataset"):
+        ol.precision.fit_fp16(model, O.Adam(1e-2), w, None, epochs=1)
+
+
+def _nan_from(step):
+    return lambda k: 0.1 if k < step else float("nan")
+
+
+def _regression():
+    return np.zeros(3), ol.datasets.synthetic_regression(n=40, dim=2)
+
+
+def _digits_fp32():
+    return ol.models.MLP(64, 8, 10).init().astype(np.float32), ol.datasets.load_digits()
+
+
+@pytest.mark.parametrize("start, train", [
+    (_regression, lambda w, d: ol.models.fit(ol.models.LinearRegression(2), C.chain(
+        C.scale_by_schedule(_nan_from(3)), C.scale_by_learning_rate(0.1)), w, d, epochs=1,
+        batch_size=4)),
+    (_regression, lambda w, d: ol.models.fit(ol.models.LinearRegression(2),
+                                             O.GD(_nan_from(3)), w, d, epochs=1,
+                                             batch_size=4)),
+    (_digits_fp32, lambda w, d: ol.precision.fit_fp16(ol.models.MLP(64, 8, 10),
+                                                      O.GD(_nan_from(3)), w, d, epochs=1)),
+], ids=["fit-chain-factor", "fit-rate", "fit-fp16-rate"])
+def test_a_bad_rate_or_factor_later_in_a_run_is_refused_before_the_first_step(start, train):
+    """A chain's scale_by_schedule used to be asked step by step (fit trained three steps
+    into params, then raised); fit_fp16 asked an optimizer's rates step by step too."""
+    w, data = start()
+    before = w.copy()
+    with pytest.raises(ValueError, match="at step 3"):
+        train(w, data)
+    np.testing.assert_array_equal(w, before)
+
+
+@pytest.mark.parametrize("opt", [O.Adam(0.1), C.chain(C.trace(0.9), C.scale_by_adam(),
+                                                      C.scale_by_learning_rate(0.1))],
+                         ids=["adam", "chain"])
+@pytest.mark.parametrize("step", [2**53 + 1, 2**63 - 1, 2**64])
+def test_a_step_count_past_2_53_is_refused_before_any_kernel(opt, step):
+    """t = step + 1 overflowed int64 (NaN parameters) or failed inside Numba after the
+    chain's first link had run."""
+    w = np.ones(2)
+    state = opt.init(w)
+    with pytest.raises(ValueError, match=r"state.step must be an integer in \[0, "):
+        opt.step(w, np.ones(2), state._replace(step=step))
+    np.testing.assert_array_equal(w, 1.0)
+    for arr in (a for s in getattr(state, "links", [state]) for a in s
+                if isinstance(a, np.ndarray)):
+        np.testing.assert_array_equal(arr, 0.0)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: ol.second_order.newton(ol.functions.booth(), shrink=None), "shrink"),
+    (lambda: ol.second_order.armijo(ol.functions.booth(), [0.0, 0.0], [1.0, 3.0],
+                                    shrink=None), "shrink"),
+    (lambda: ol.second_order.lbfgs(ol.functions.rosenbrock(), c2=None), "c2"),
+    (lambda: ol.second_order.wolfe(ol.functions.booth(), [0.0, 0.0], [1.0, 3.0], c2=None),
+     "c2"),
+], ids=["newton", "armijo", "lbfgs", "wolfe"])
+def test_a_line_search_constant_set_to_none_is_refused(call, name):
+    with pytest.raises(TypeError, match=f"{name} must be a real number, got None"):
+        call()
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize("make, kind", [
+    (lambda: np.ma.array([1.0, 2.0]), "MaskedArray"),
+    (lambda: np.matrix([1.0, 2.0]), "matrix"),
+], ids=["masked", "matrix"])
+def test_an_array_subclass_is_refused_by_name(make, kind):
+    opt = O.Adam(0.1)
+    with pytest.raises(TypeError, match=f"params must be a plain NumPy array, got a {kind}"):
+        opt.init(make())
+    w = make()
+    with pytest.raises(TypeError, match=f"params must be a plain NumPy array, got a {kind}"):
+        opt.step(w, np.ones(w.shape), opt.init(np.ones(w.shape)))
+    with pytest.raises(TypeError, match=f"grads must be a plain NumPy array, got a {kind}"):
+        ol.clipping.clip_grad_norm(make(), 1.0)
+
+
+def test_a_strided_params_array_gets_advice_that_keeps_the_update():
+    big = np.zeros((4, 3))
+    with pytest.raises(ValueError, match=r"params must be C-contiguous.*updated in place.*"
+                                         r"keep c"):
+        O.GD(0.1).step(big[:, 0], np.ones(4), O.GD(0.1).init(np.zeros(4)))
+
+
+def test_fit_checks_what_clip_returns():
+    data = ol.datasets.synthetic_regression(n=40, dim=2, seed=0)
+    model, w = ol.models.LinearRegression(2), np.zeros(3)
+    for bad in (None, "x", [1.0, 2.0]):
+        with pytest.raises(TypeError, match="clip must return the gradient's norm"):
+            ol.models.fit(model, O.GD(0.1), w, data, epochs=1, clip=lambda g: bad)
+    np.testing.assert_array_equal(w, 0.0)
+
+
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda: ol.theory.gd_rate(-1.0, [1.0]), ValueError, r"lr must be >= 0.0"),
+    (lambda: ol.theory.heavy_ball_rate(-0.1, 0.5, [1.0]), ValueError, r"lr must be >= 0.0"),
+    (lambda: ol.theory.gd_rate(True, [1.0]), TypeError, "lr must be real numbers"),
+    (lambda: ol.theory.gd_rate(0.1, [True, True]), TypeError,
+     "eigenvalues must be real numbers"),
+    (lambda: ol.theory.gd_rate(None, [1.0]), TypeError, "lr must be real numbers"),
+    (lambda: ol.trajectory.run(O.GD(0.1), ol.functions.booth(), dtype="abc"), TypeError,
+     "dtype must be np.float64 or np.float32"),
+    (lambda: ol.trajectory.run(O.GD(0.1), ol.functions.booth(), dtype=None), TypeError,
+     "dtype must be np.float64 or np.float32"),
+    (lambda: S.Sequential(5, [1]), TypeError, "schedules must be a list of optlib schedules"),
+    (lambda: S.cosine(0.1, 10, after=np.array(["hold"])), ValueError,
+     "after must be one of 'hold', 'periodic'"),
+    (lambda: ol.second_order.newton(ol.functions.booth(), method=np.array(["pure"])),
+     ValueError, "method must be one of"),
+    (lambda: ol.perf.python_adam_rosenbrock(None, 3), TypeError, "x0 must be"),
+    (lambda: ol.perf.python_adam_rosenbrock([-1.0, 1.0], -3), ValueError, "steps must be"),
+    (lambda: ol.perf.parallel_adam(n=0), ValueError, "n must be an integer"),
+    (lambda: ol.perf.parallel_adam(dtype=np.int64), TypeError, "dtype must be np.float64"),
+    (lambda: ol.perf.step_table(names="SGD"), TypeError, "names must be a list of kernel"),
+    (lambda: ol.perf.step_table(dtypes=[np.int64]), TypeError, "dtypes must be np.float64"),
+    (lambda: ol.perf.measure(None), TypeError, "fn must be a function to time"),
+    (lambda: ol.perf.rounds([print]), TypeError, "fns must be a non-empty dict"),
+    (lambda: ol.perf.compile_times("abc"), TypeError, "chapters must be a list"),
+], ids=["gd-rate-negative", "hb-rate-negative", "gd-rate-bool", "eigs-bool", "gd-rate-none",
+        "traj-dtype-str", "traj-dtype-none", "sequential-int", "choice-array",
+        "choice-array-silent", "py-adam-x0", "py-adam-steps", "parallel-n", "parallel-dtype",
+        "table-names-str", "table-dtypes", "measure-none", "rounds-list",
+        "compile-chapters-str"])
+def test_more_bad_values_are_refused_by_name(call, exc, words):
+    with pytest.raises(exc, match=words):
+        call()

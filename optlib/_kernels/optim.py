@@ -230,7 +230,8 @@ def adam_step(p, g, m, v, vmax, lr, b1, b2, eps, weight_decay, amsgrad, decouple
     if amsgrad:
         for i in range(p.size):
             pi, _, mi, vi = adam_moments(p, g, m, v, i, coef, decoupled, maximize)
-            vmax[i] = max(vmax[i], vi)
+            if vi > vmax[i] or vi != vi:  # torch.maximum: a NaN on either side is kept
+                vmax[i] = vi
             p[i] = pi - step_size * mi / (math.sqrt(vmax[i]) / bc2_sqrt + c_eps)
     else:
         for i in range(p.size):
