@@ -382,3 +382,16 @@ def test_fit_checks_what_clip_returns():
 def test_more_bad_values_are_refused_by_name(call, exc, words):
     with pytest.raises(exc, match=words):
         call()
+
+
+@pytest.mark.parametrize("value", [lambda x: 2.0 * x, lambda x: "f"], ids=["vector", "str"])
+def test_a_custom_objective_must_return_one_number(value):
+    class Objective:
+        x0 = np.array([1.0, 2.0])
+
+        def grad(self, x):
+            return 2.0 * x
+
+    Objective.value = lambda self, x: value(x)
+    with pytest.raises(TypeError, match=r"fn.value\(x\) must return one number"):
+        ol.trajectory.run(O.GD(0.1), Objective(), steps=3)
