@@ -400,6 +400,10 @@ def check_max_stable_lr(max_stable_lr):
          "and the error along L's direction is multiplied by (1 - lr*L) each step."),
         (lambda A: 2.0 / np.trace(A),
          "the trace is the sum of all eigenvalues; you need the largest one only."),
+        (lambda A: 2.0 / np.linalg.norm(A),
+         "np.linalg.norm(A) of a matrix is the Frobenius norm, the root of the sum of all "
+         "squared eigenvalues (for a symmetric A), larger than L; use the largest "
+         "eigenvalue, np.linalg.eigvalsh(A).max()."),
         (lambda A: 2.0 / (np.linalg.eigvalsh(A).min() + np.linalg.eigvalsh(A).max()),
          "2/(mu + L) is the *fastest* learning rate; the question asks for the largest "
          "one that still converges."),
@@ -493,6 +497,9 @@ def check_step_decay(step_decay_lr):
          "your first drop comes one step late."),
         (lambda lr0, s, g, k: lr0 * g ** -(-k // s),
          "rounding up makes the first drop happen at step 1; round down (k // step_size)."),
+        (lambda lr0, s, g, k: lr0 * g ** round(k / s),
+         "round(k / step_size) makes each drop half a period early; the number of "
+         "completed periods is k // step_size."),
         (lambda lr0, s, g, k: lr0 * g ** (k % s),
          "k % step_size restarts every period; the number of drops so far is "
          "k // step_size."),
@@ -528,6 +535,14 @@ def _sgdr_late_restart(k, lr0, T_0, T_mult, eta_min):
     return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t_cur / t_i)) / 2
 
 
+def _sgdr_grow_first(k, lr0, T_0, T_mult, eta_min):
+    t_cur, t_i = k, T_0
+    while t_cur >= t_i:  # the next cycle's length subtracted instead of the one that ended
+        t_i *= T_mult
+        t_cur -= t_i
+    return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t_cur / t_i)) / 2
+
+
 def check_sgdr(sgdr_lr):
     """Exercise: ``sgdr_lr(k, lr0, T_0, T_mult, eta_min)``, cosine with warm restarts."""
     cases = [(k, 0.1, 10, 1, 0.0) for k in (0, 5, 9, 10, 15, 25)]
@@ -546,6 +561,13 @@ def check_sgdr(sgdr_lr):
         (lambda k, lr0, T0, Tm, e: lr0 * (1 + np.cos(np.pi * _tcur(k, T0, Tm)[0]
                                                      / _tcur(k, T0, Tm)[1])) / 2,
          "the rate must anneal towards eta_min: eta_min + (lr0 - eta_min) * ..."),
+        (lambda k, lr0, T0, Tm, e: e + (lr0 - e) * (1 + np.cos(
+            np.pi * _tcur(k, T0, Tm)[0] / (_tcur(k, T0, Tm)[1] - 1))) / 2,
+         "divide T_cur by T_i, not T_i - 1: the cycle's last step is T_i - 1, just "
+         "before the restart, and the rate reaches eta_min only at T_cur = T_i."),
+        (_sgdr_grow_first,
+         "at a restart subtract the length of the cycle that just ended, then grow it: "
+         "T_cur -= T_i first, T_i *= T_mult after."),
     ]
     return run_checker("sgdr_lr", sgdr_lr, _sgdr_reference, cases, mistakes, rtol=1e-10)
 
@@ -733,6 +755,8 @@ def check_heavy_ball_step(heavy_ball_step):
         (lambda w, v, g, lr, gm: (w + (gm * v - lr * g), gm * v - lr * g),
          "that is the other sign convention (v = gamma v - lr grad, then w + v); in this "
          "exercise the velocity is v = gamma v + lr grad and the step is w - v."),
+        (lambda w, v, g, lr, gm: (w - v, gm * v + lr * g),
+         "you stepped with the old velocity: update v first, then step by the new v."),
     ]
     return run_checker("heavy_ball_step", heavy_ball_step, reference, _momentum_cases(5),
                        mistakes, returns=("w_new", "v_new"))
@@ -752,8 +776,9 @@ def check_optimal_momentum(optimal_momentum):
          "(kappa - 1)/(kappa + 1) is gradient descent's rate; momentum works with "
          "sqrt(kappa)."),
         (lambda k: 1 - 1 / np.sqrt(k),
-         "1 - 1/sqrt(kappa) is a rule of thumb for Nesterov's method, not Polyak's "
-         "optimum for the heavy ball."),
+         "1 - 1/sqrt(kappa) is the convergence rate of Nesterov's method, a rate and not "
+         "a momentum; Polyak's optimal momentum for the heavy ball is the square of "
+         "(sqrt(kappa) - 1)/(sqrt(kappa) + 1)."),
         (lambda k: ((k - 1) / (k + 1)) ** 2,
          "use the square root of kappa: ((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^2."),
     ]
@@ -841,15 +866,18 @@ def _adam_cases():
 
 
 def _adam(w, m, v, g, t, lr, b1, b2, eps, correct_m=True, correct_v=True,
-          eps_inside=False, power=0.5, t_shift=0, g_power=2, hat_state=False):
+          eps_inside=False, power=0.5, t_shift=0, g_power=2, hat_state=False, ascend=False,
+          stale=False):
+    m_old, v_old = m, v
     m = b1 * m + (1 - b1) * g
     v = b2 * v + (1 - b2) * g**g_power
     tt = t + t_shift
-    mh = m / (1 - b1**tt) if correct_m else m
-    vh = v / (1 - b2**tt) if correct_v else v
+    mh = (m_old if stale else m) / (1 - b1**tt) if correct_m else m
+    vh = (v_old if stale else v) / (1 - b2**tt) if correct_v else v
     with np.errstate(all="ignore"):  # some mistakes divide by 0 or take sqrt(< 0)
         denom = np.sqrt(vh + eps) if eps_inside else vh**power + eps
-        return w - lr * mh / denom, mh if hat_state else m, vh if hat_state else v
+        step = lr * mh / denom
+        return w + step if ascend else w - step, mh if hat_state else m, vh if hat_state else v
 
 
 def _adam_keras(w, m, v, g, t, lr, b1, b2, eps):
@@ -893,6 +921,11 @@ def _adam_mistakes():
          "b1 belongs to the first moment m, b2 to the second v."),
         (lambda w, m, v, g, t, lr, b1, b2, eps: _adam(w, m, v, g, t, lr, 0.9, 0.999, eps),
          "use the b1 and b2 your function is given, not the defaults 0.9 and 0.999."),
+        (lambda *a: _adam(*a, ascend=True),
+         "the step goes uphill: subtract it, w - lr * m_hat / (sqrt(v_hat) + eps)."),
+        (lambda *a: _adam(*a, stale=True),
+         "update m and v with this gradient first, then take the step from their new "
+         "values: a step from the old ones lags one gradient behind (and is 0 at t = 1)."),
     ]
 
 
@@ -973,6 +1006,11 @@ def check_keras_eps(torch_eps):
         (lambda e, t, b2: e,
          "the two eps are not the same number: Keras adds eps-hat after scaling the "
          "step by sqrt(1 - b2**t)."),
+        (lambda e, t, b2: e / np.sqrt(1 - b2) ** t,
+         "the power belongs to b2 alone, inside the square root: sqrt(1 - b2**t), not "
+         "sqrt(1 - b2)**t."),
+        (lambda e, t, b2: e / np.sqrt(1 - b2 ** (t + 1)),
+         "use the t you are given: it already counts from 1 on the first step."),
     ]
     return run_checker("torch_eps", torch_eps, reference, cases, mistakes, rtol=1e-10)
 
@@ -1426,7 +1464,7 @@ def check_backtracking(backtracking):
 
 
 def _two_loop(g, s_list, y_list, order="right", gamma_kind="right", gamma_pair=-1,
-              alphas_reversed=True):
+              alphas_reversed=True, beta_from_s=False):
     q = np.array(g, dtype=float)
     alphas = []
     pairs = list(zip(s_list, y_list))
@@ -1440,7 +1478,7 @@ def _two_loop(g, s_list, y_list, order="right", gamma_kind="right", gamma_pair=-
     r = gamma[gamma_kind] * q
     second = list(zip(first[::-1], alphas[::-1] if alphas_reversed else alphas))
     for (s, y), a in second:
-        b = (y @ r) / (y @ s)
+        b = ((s if beta_from_s else y) @ r) / (y @ s)
         r = r + (a - b) * s
     return r
 
@@ -1489,6 +1527,9 @@ def check_two_loop(two_loop):
         (lambda g, S, Y: _two_loop(g, S, Y, alphas_reversed=False),
          "the second loop walks the pairs in the opposite order, so it must use the "
          "alphas in the opposite order too: each pair with its own alpha."),
+        (lambda g, S, Y: _two_loop(g, S, Y, beta_from_s=True),
+         "in the second loop beta = rho * y.r (the first loop's alpha used s.q): each "
+         "loop dots with the other vector of the pair."),
     ]
 
     return run_checker("two_loop", two_loop, _bfgs_dense, _two_loop_cases(), mistakes,
@@ -1692,6 +1733,9 @@ def check_loss_scale_update(update_scale):
         (lambda s, t, inf, gf, bf, gi: _update_scale(s, t, inf, gf, 1 / gf, gi),
          "after an inf/NaN step multiply by backoff_factor, the argument (not "
          "1 / growth_factor: the two need not match)."),
+        (lambda s, t, inf, gf, bf, gi: _update_scale(s, t, inf, 2.0, 0.5, gi),
+         "use the growth_factor and backoff_factor your function is given, not torch's "
+         "defaults 2 and 0.5."),
     ]
     return run_checker("update_scale", update_scale, _update_scale, cases, mistakes,
                        rtol=1e-12, returns=("scale", "tracker"))
@@ -1718,5 +1762,7 @@ def check_noise_std(noise_std):
          "the decay of the std is (1 + k)**(gamma / 2)."),
         (lambda e, g, k: np.sqrt(e * (1 + k) ** g),
          "the noise must shrink over training: divide by (1 + k)**gamma."),
+        (lambda e, g, k: np.sqrt(e / (1 + k) ** 0.55),
+         "use the gamma your function is given, not the paper's 0.55."),
     ]
     return run_checker("noise_std", noise_std, reference, cases, mistakes, rtol=1e-12)

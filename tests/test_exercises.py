@@ -81,6 +81,7 @@ STABLE_WRONG = [
     (lambda A: 2 / np.trace(A), "sum of all eigenvalues"),
     (lambda A: 2 / (np.linalg.eigvalsh(A).min() + np.linalg.eigvalsh(A).max()), "fastest"),
     (lambda A: 2 / np.linalg.eigvals(A)[0].real, "different value"),
+    (lambda A: 2 / np.linalg.norm(A), "Frobenius norm"),
 ]
 
 
@@ -180,6 +181,7 @@ def step_decay_right(lr0, s, gamma, k):
     (lambda lr0, s, g, k: lr0 * g ** (k / s), "stays flat between drops"),
     (lambda lr0, s, g, k: lr0 * g ** int(np.ceil(k / s)), "rounding up"),
     (lambda lr0, s, g, k: lr0 * g ** (k % s), "restarts every period"),
+    (lambda lr0, s, g, k: lr0 * g ** round(k / s), "half a period early"),
     (lambda lr0, s, g, k: lr0 * (1 - g) ** (k // s), "not the fraction removed"),
     (lambda k, lr0, s, g: lr0 * g ** (k // s), "takes the step k first"),
 ])
@@ -224,7 +226,25 @@ def sgdr_no_eta_min(k, lr0, T_0, T_mult, eta_min):
     return sgdr_right(k, lr0, T_0, T_mult, 0.0)
 
 
+def sgdr_minus_one(k, lr0, T_0, T_mult, eta_min):
+    t, T = k, T_0
+    while t >= T:
+        t -= T
+        T *= T_mult
+    return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t / (T - 1))) / 2
+
+
+def sgdr_grow_then_subtract(k, lr0, T_0, T_mult, eta_min):
+    t, T = k, T_0
+    while t >= T:
+        T *= T_mult
+        t -= T
+    return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t / T)) / 2
+
+
 @pytest.mark.parametrize("answer, hint", [
+    (sgdr_minus_one, "not T_i - 1"),
+    (sgdr_grow_then_subtract, "T_cur -= T_i first"),
     (sgdr_no_growth, "the cycles must grow"),
     (sgdr_late, "restart as soon as T_cur reaches T_i"),
     (sgdr_gt_for_ge, "restart as soon as T_cur reaches T_i"),
@@ -372,6 +392,7 @@ def test_momentum_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys)
     (lambda w, v, g, lr, gm: (2 * w - heavy_ball_right(w, v, g, lr, gm)[0],
                               gm * v + lr * g), "against the velocity"),
     (lambda w, v, g, lr, gm: heavy_ball_right(w, v, gm * g, lr, gm), "old velocity only"),
+    (lambda w, v, g, lr, gm: (w - v, gm * v + lr * g), "stepped with the old velocity"),
 ])
 def test_heavy_ball_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_heavy_ball_step, answer, capsys)
@@ -381,7 +402,7 @@ def test_heavy_ball_step_rejects_wrong_answers_with_the_hint(answer, hint, capsy
 @pytest.mark.parametrize("answer, hint", [
     (lambda k: (np.sqrt(k) - 1) / (np.sqrt(k) + 1), "convergence *rate*"),
     (lambda k: (k - 1) / (k + 1), "gradient descent's rate"),
-    (lambda k: 1 - 1 / np.sqrt(k), "rule of thumb"),
+    (lambda k: 1 - 1 / np.sqrt(k), "a rate and not a momentum"),
     (lambda k: ((k - 1) / (k + 1)) ** 2, "square root of kappa"),
 ])
 def test_optimal_momentum_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
@@ -497,6 +518,12 @@ def adam_variant(correct_m=True, correct_v=True, eps_inside=False, power=0.5, sh
     return step
 
 
+def adam_stale(w, m, v, g, t, lr, b1, b2, eps):
+    """The step written before the moments are updated."""
+    w_new = w - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    return w_new, b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+
+
 @pytest.mark.parametrize("answer, hint", [
     (adam_variant(correct_m=False, correct_v=False), "no bias correction"),
     (adam_variant(correct_m=False), "ten times too small"),
@@ -511,6 +538,10 @@ def adam_variant(correct_m=True, correct_v=True, eps_inside=False, power=0.5, sh
      "each other's values (swapped?)"),
     (lambda *a: adam_variant()(*a)[:2] + adam_variant()(*a)[1:2], "v_new is the first item "
      "that differs"),  # m_new twice: a duplicate, not a swap
+    (lambda w, m, v, g, t, lr, b1, b2, eps: (2 * w - adam_variant()(
+        w, m, v, g, t, lr, b1, b2, eps)[0],) + adam_variant()(w, m, v, g, t, lr, b1, b2,
+                                                               eps)[1:], "goes uphill"),
+    (adam_stale, "lags one gradient behind"),
 ])
 def test_adam_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_adam_step, answer, capsys)
@@ -542,6 +573,8 @@ def test_adagrad_step_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     (lambda e, t, b2: e * np.sqrt(1 - b2**t), "other way round"),
     (lambda e, t, b2: e / (1 - b2**t), "through a square root"),
     (lambda e, t, b2: e, "not the same number"),
+    (lambda e, t, b2: e / np.sqrt(1 - b2) ** t, "the power belongs to b2 alone"),
+    (lambda e, t, b2: e / np.sqrt(1 - b2 ** (t + 1)), "use the t you are given"),
 ])
 def test_keras_eps_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_keras_eps, answer, capsys)
@@ -942,7 +975,7 @@ def test_backtracking_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
 
 
 def two_loop_variant(g, S, Y, *, reverse_first=False, gamma="sy/yy", negate=False,
-                     newest_only=False):
+                     newest_only=False, beta_dot="y"):
     if newest_only:
         S, Y = S[-1:], Y[-1:]
     pairs = list(zip(S, Y))
@@ -954,7 +987,7 @@ def two_loop_variant(g, S, Y, *, reverse_first=False, gamma="sy/yy", negate=Fals
     s, y = pairs[-1]
     r = {"sy/yy": s @ y / (y @ y), "1": 1.0, "yy/sy": y @ y / (s @ y)}[gamma] * q
     for (s, y), a in reversed(list(zip(first, alphas))):
-        r += (a - y @ r / (y @ s)) * s
+        r += (a - {"y": y, "s": s}[beta_dot] @ r / (y @ s)) * s
     return -r if negate else r
 
 
@@ -964,6 +997,7 @@ def two_loop_variant(g, S, Y, *, reverse_first=False, gamma="sy/yy", negate=Fals
     (lambda g, S, Y: two_loop_variant(g, S, Y, gamma="yy/sy"), "not y.y / s.y"),
     (lambda g, S, Y: two_loop_variant(g, S, Y, negate=True), "return H g itself"),
     (lambda g, S, Y: two_loop_variant(g, S, Y, newest_only=True), "every pair"),
+    (lambda g, S, Y: two_loop_variant(g, S, Y, beta_dot="s"), "beta = rho * y.r"),
 ])
 def test_two_loop_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     assert two_loop_variant(*E._two_loop_cases()[2]) == pytest.approx(
@@ -1020,6 +1054,8 @@ def scale_right(s, t, inf, gf, bf, gi):
     (lambda s, t, inf, gf, bf, gi: [s, t], "returned a different value"),
     (lambda s, t, inf, gf, bf, gi: scale_right(s, t, inf, gf, 1 / gf, gi),
      "multiply by backoff_factor"),
+    (lambda s, t, inf, gf, bf, gi: scale_right(s, t, inf, 2.0, 0.5, gi),
+     "not torch's defaults 2 and 0.5"),
 ])
 def test_loss_scale_update_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_loss_scale_update, answer, capsys)
@@ -1048,6 +1084,7 @@ def test_loss_scale_update_accepts_any_pair(wrap, capsys):
     (lambda e, g, k: np.sqrt(e / (2 + k) ** g), "steps count from 0"),
     (lambda e, g, k: np.sqrt(e) / (1 + k) ** g, "applies to the whole variance"),
     (lambda e, g, k: np.sqrt(e * (1 + k) ** g), "must shrink"),
+    (lambda e, g, k: np.sqrt(e / (1 + k) ** 0.55), "not the paper's 0.55"),
 ])
 def test_noise_std_rejects_wrong_answers_with_the_hint(answer, hint, capsys):
     ok, out = check(E.check_noise_std, answer, capsys)
