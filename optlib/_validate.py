@@ -99,14 +99,17 @@ def float_array(name, value, *, ndim=None, shape=None, finite=True, copy=False):
     """A float32/float64 ndarray (lists are converted to float64, integers refused).
 
     ``copy=True`` returns a fresh C-contiguous array; otherwise the array itself when it
-    is already a C-contiguous float array, so that kernels can update it in place.
+    is already a C-contiguous float array, so that kernels can update it in place (an
+    ndarray subclass, such as np.matrix or np.memmap, is then refused; a masked array
+    always is, since a copy would drop its mask).
     """
     if isinstance(value, np.ndarray):
-        if type(value) is not np.ndarray:  # np.matrix, a masked array: no kernel takes them
+        masked = isinstance(value, np.ma.MaskedArray)  # a copy would drop the mask
+        if masked or (type(value) is not np.ndarray and not copy):  # no kernel takes them
             raise TypeError(f"{name} must be a plain NumPy array, got a "
                             f"{type(value).__name__}; pass np.asarray({name})"
                             + (" (it ignores the mask: fill the masked entries first)"
-                               if isinstance(value, np.ma.MaskedArray) else ""))
+                               if masked else ""))
         arr = value
         if arr.dtype not in FLOAT_DTYPES:
             raise TypeError(

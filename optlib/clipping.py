@@ -28,8 +28,9 @@ from ._kernels import clipping as _k
 TORCH_EPS = 1e-6
 
 
-def _arrays(grads):
-    """A list of C-contiguous float arrays (clipped in place), from one array or a list."""
+def _arrays(grads, inplace=True):
+    """A list of C-contiguous float arrays, from one array or a list: arrays clipped in
+    place, or (``inplace=False``) only read."""
     if not isinstance(grads, (np.ndarray, list, tuple)):
         raise TypeError("grads must be a NumPy float array or a list of them (clipped in "
                         f"place), got {type(grads).__name__}")
@@ -38,7 +39,12 @@ def _arrays(grads):
         raise ValueError("grads must hold at least one array")
     for i, g in enumerate(items):
         name = "grads" if isinstance(grads, np.ndarray) else f"grads[{i}]"
-        v.updatable(name, g, finite=False)
+        if inplace:
+            v.updatable(name, g, finite=False)
+        elif not isinstance(g, np.ndarray):
+            raise TypeError(f"{name} must be a NumPy float array, got {type(g).__name__}")
+        else:
+            v.float_array(name, g, finite=False)
     return items
 
 
@@ -55,7 +61,7 @@ def _norm_type(norm_type):
 def global_norm(grads, norm_type=2.0):
     """The norm of all arrays together: the norm of the per-array norms."""
     p = _norm_type(norm_type)
-    norms = np.array([_k.norm(g.reshape(-1), p) for g in _arrays(grads)])
+    norms = np.array([_k.norm(g.reshape(-1), p) for g in _arrays(grads, inplace=False)])
     return float(_k.norm(norms, p))
 
 

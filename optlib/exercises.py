@@ -1484,16 +1484,16 @@ def _two_loop(g, s_list, y_list, order="right", gamma_kind="right", gamma_pair=-
 
 
 def _bfgs_dense(g, s_list, y_list):
-    """H g with H built by the BFGS formula (eq-bfgs) from gamma I, the pairs applied
+    """M g with M built by the BFGS formula (eq-bfgs) from gamma I, the pairs applied
     oldest first: the matrix the two-loop recursion multiplies by without forming it."""
     s, y = s_list[-1], y_list[-1]
     n = len(g)
-    H = (s @ y) / (y @ y) * np.eye(n)
+    M = (s @ y) / (y @ y) * np.eye(n)
     for s, y in zip(s_list, y_list):
         rho = 1.0 / (y @ s)
         V = np.eye(n) - rho * np.outer(y, s)
-        H = V.T @ H @ V + rho * np.outer(s, s)
-    return H @ g
+        M = V.T @ M @ V + rho * np.outer(s, s)
+    return M @ g
 
 
 def _two_loop_cases():
@@ -1507,8 +1507,8 @@ def _two_loop_cases():
 
 
 def check_two_loop(two_loop):
-    """Exercise: ``two_loop(g, s_list, y_list)`` returns H g, the L-BFGS inverse-Hessian
-    approximation (pairs oldest first, H_0 = gamma I from the newest pair) times g."""
+    """Exercise: ``two_loop(g, s_list, y_list)`` returns M g, the L-BFGS inverse-Hessian
+    approximation (pairs oldest first, M_0 = gamma I from the newest pair) times g."""
     mistakes = [
         (lambda g, S, Y: _two_loop(g, S, Y, order="reversed"),
          "the first loop runs from the *newest* pair back to the oldest, the second "
@@ -1518,7 +1518,7 @@ def check_two_loop(two_loop):
         (lambda g, S, Y: _two_loop(g, S, Y, gamma_kind="inverted"),
          "gamma is s.y / y.y (a step length: s over y), not y.y / s.y."),
         (lambda g, S, Y: -_two_loop(g, S, Y),
-         "return H g itself; the search direction -H g is the caller's business."),
+         "return M g itself; the search direction -M g is the caller's business."),
         (lambda g, S, Y: _two_loop(g, S[-1:], Y[-1:]),
          "use every pair in the lists, not only the newest."),
         (lambda g, S, Y: _two_loop(g, S, Y, gamma_pair=0),

@@ -19,6 +19,8 @@ def _reals(name, values, low=None):
     """A float array of ``values`` (a number or an array-like of them, not booleans),
     all finite and, if ``low`` is given, >= low."""
     try:
+        if isinstance(values, np.ma.MaskedArray):  # np.asarray would drop the mask
+            raise TypeError
         arr = np.asarray(values)
         if arr.dtype.kind not in "iuf":  # None, strings, booleans, complex
             raise TypeError

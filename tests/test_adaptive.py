@@ -838,6 +838,8 @@ def test_amsgrad_keeps_a_nan_in_its_running_maximum_as_torch_maximum_does():
     for g in ([1.0, 1.0], [np.nan, 1.0], [1.0, 1.0]):
         state = opt.step(w, np.array(g), state)
     assert np.isnan(state.max_exp_avg_sq[0]) and np.isfinite(state.max_exp_avg_sq[1])
-    state.max_exp_avg_sq[:] = [np.nan, 0.0]  # a NaN already there is kept too
+    # a NaN already in the maximum is kept too, though the new v is finite
+    state.exp_avg[:], state.exp_avg_sq[:], state.max_exp_avg_sq[:] = 0.0, 1.0, [np.nan, 0.0]
     opt.step(np.ones(2), np.ones(2), state)
+    assert np.all(np.isfinite(state.exp_avg_sq))
     assert np.isnan(state.max_exp_avg_sq[0]) and state.max_exp_avg_sq[1] > 0.0

@@ -995,7 +995,7 @@ def two_loop_variant(g, S, Y, *, reverse_first=False, gamma="sy/yy", negate=Fals
     (lambda g, S, Y: two_loop_variant(g, S, Y, reverse_first=True), "*newest* pair back"),
     (lambda g, S, Y: two_loop_variant(g, S, Y, gamma="1"), "scale q by gamma"),
     (lambda g, S, Y: two_loop_variant(g, S, Y, gamma="yy/sy"), "not y.y / s.y"),
-    (lambda g, S, Y: two_loop_variant(g, S, Y, negate=True), "return H g itself"),
+    (lambda g, S, Y: two_loop_variant(g, S, Y, negate=True), "return M g itself"),
     (lambda g, S, Y: two_loop_variant(g, S, Y, newest_only=True), "every pair"),
     (lambda g, S, Y: two_loop_variant(g, S, Y, beta_dot="s"), "beta = rho * y.r"),
 ])

@@ -395,3 +395,22 @@ def test_a_custom_objective_must_return_one_number(value):
     Objective.value = lambda self, x: value(x)
     with pytest.raises(TypeError, match=r"fn.value\(x\) must return one number"):
         ol.trajectory.run(O.GD(0.1), Objective(), steps=3)
+
+
+def test_a_subclass_that_is_only_copied_is_accepted_but_a_mask_never_is(tmp_path):
+    """X is copied before any kernel sees it: a memory-mapped file is fine there. A masked
+    array is refused wherever it comes, since a copy (or np.asarray) drops its mask."""
+    model, data = ol.models.LinearRegression(2), ol.datasets.synthetic_regression(n=40, dim=2)
+    X = np.memmap(tmp_path / "X.dat", dtype=float, mode="w+", shape=data.X_train.shape)
+    X[:] = data.X_train
+    w = np.array([0.5, -0.5, 0.1])
+    assert model.loss(w, X, data.y_train) == model.loss(w, data.X_train, data.y_train)
+    with pytest.raises(TypeError, match="X must be a plain NumPy array, got a MaskedArray"):
+        model.loss(w, np.ma.array(data.X_train), data.y_train)
+    with pytest.raises(TypeError, match="eigenvalues must be real numbers"):
+        ol.theory.gd_rate(0.01, np.ma.array([1.0, 1000.0], mask=[0, 1]))
+
+
+def test_a_function_that_only_reads_the_gradients_does_not_say_it_updates_them():
+    with pytest.raises(ValueError, match=r"grads\[0\] must be C-contiguous; pass np"):
+        ol.clipping.global_norm([np.arange(4.0)[::2]])
