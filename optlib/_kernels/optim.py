@@ -27,7 +27,8 @@ Two habits keep each loop vectorisable (the performance appendix measures both):
 And one habit keeps each *call* cheap: ``_nrt=False`` compiles a kernel without Numba's
 reference counting. These kernels allocate nothing, so they need none; with it, every
 call that passes arrays pays atomic increments and decrements, which cost a 2-D
-trajectory more than its arithmetic (about 140 of 230 ns per Adam step).
+trajectory more than its arithmetic (the performance appendix times a loop of calls
+both ways).
 """
 
 import math
