@@ -145,13 +145,13 @@ def float_array(name, value, *, ndim=None, shape=None, finite=True, copy=False):
     return arr
 
 
-def updatable(name, value, **kwargs):
+def updatable(name, value, dtype="float", **kwargs):
     """:func:`float_array` for an array that a kernel updates in place: it must already be
     a writeable NumPy array (a list would be converted to a new array, and the update
-    would land in that copy, lost)."""
+    would land in that copy, lost). ``dtype`` is the one the advice names."""
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} is updated in place, so it must be a NumPy float array, got "
-                        f"{type(value).__name__}; make one with np.array({name}, dtype=float) "
+                        f"{type(value).__name__}; make one with np.array({name}, dtype={dtype}) "
                         "and keep that array")
     if not value.flags.writeable:
         raise ValueError(f"{name} is updated in place but is read-only; pass a writeable "
@@ -162,6 +162,17 @@ def updatable(name, value, **kwargs):
             f"not); it is updated in place, so update a contiguous copy, "
             f"c = np.ascontiguousarray({name}), and keep c (or copy it back: {name}[...] = c)")
     return float_array(name, value, **kwargs)
+
+
+def returned_number(what, value):
+    """``value``, returned by a caller's function, as a float; anything but one number
+    (None, a string, an array of several) is refused: "``what``; it returned ..."."""
+    try:
+        if isinstance(value, (str, bytes)):  # float("3") would read it
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what}; it returned {value!r:.80}") from None
 
 
 def same_layout(name, arr, ref_name, ref):

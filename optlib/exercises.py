@@ -519,28 +519,22 @@ def _sgdr_reference(k, lr0, T_0, T_mult, eta_min):
     return schedules.cosine_restarts(lr0, T_0, T_mult, eta_min)(k)
 
 
-def _sgdr_wrong_cycle_end(k, lr0, T_0, T_mult, eta_min):
+def _sgdr(k, lr0, T_0, T_mult, eta_min, late=False, gap=0, grow_first=False,
+          length_minus=0, halve=True):
+    """SGDR written out (the defaults), or one of its plausible mistakes: a restart only
+    once T_cur passes T_i (``late``; ``gap`` more steps skipped at it), the next cycle's
+    length subtracted instead of the one that ended (``grow_first``), T_cur divided by
+    T_i - ``length_minus``, the cosine term (1 + cos) not halved."""
     t_cur, t_i = k, T_0
-    while t_cur > t_i:  # restarts one step late: T_cur reaches T_i
-        t_cur -= t_i + 1
-        t_i *= T_mult
-    return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t_cur / t_i)) / 2
-
-
-def _sgdr_late_restart(k, lr0, T_0, T_mult, eta_min):
-    t_cur, t_i = k, T_0
-    while t_cur > t_i:  # > for >=: at T_cur = T_i the cycle ends at eta_min, no restart
-        t_cur -= t_i
-        t_i *= T_mult
-    return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t_cur / t_i)) / 2
-
-
-def _sgdr_grow_first(k, lr0, T_0, T_mult, eta_min):
-    t_cur, t_i = k, T_0
-    while t_cur >= t_i:  # the next cycle's length subtracted instead of the one that ended
-        t_i *= T_mult
-        t_cur -= t_i
-    return eta_min + (lr0 - eta_min) * (1 + np.cos(np.pi * t_cur / t_i)) / 2
+    while t_cur > t_i if late else t_cur >= t_i:
+        if grow_first:
+            t_i *= T_mult
+            t_cur -= t_i
+        else:
+            t_cur -= t_i + gap
+            t_i *= T_mult
+    term = 1 + np.cos(np.pi * t_cur / (t_i - length_minus))
+    return eta_min + (lr0 - eta_min) * (term / 2 if halve else term)
 
 
 def check_sgdr(sgdr_lr):
@@ -549,35 +543,25 @@ def check_sgdr(sgdr_lr):
     cases += [(k, 0.1, 4, 2, 0.01) for k in (3, 4, 11, 12, 13, 27, 28, 40)]
     cases += [(k, 1.0, 3, 3, 0.1) for k in (2, 3, 11, 12, 38, 39)]
     mistakes = [
-        (lambda k, lr0, T0, Tm, e: e + (lr0 - e) * (1 + np.cos(np.pi * (k % T0) / T0)) / 2,
+        (lambda k, lr0, T0, Tm, e: _sgdr(k, lr0, T0, 1, e),
          "the cycles must grow: after each restart the cycle length is multiplied by "
          "T_mult, so k % T_0 is right only when T_mult = 1."),
-        *((wrong, "a cycle of length T_i covers T_cur = 0, ..., T_i - 1: restart as soon "
-                  "as T_cur reaches T_i (which is why eta_min itself is never used).")
-          for wrong in (_sgdr_late_restart, _sgdr_wrong_cycle_end)),
-        (lambda k, lr0, T0, Tm, e: e + (lr0 - e) * (1 + np.cos(np.pi * _tcur(k, T0, Tm)[0]
-                                                              / _tcur(k, T0, Tm)[1])),
+        *((lambda *a, gap=gap: _sgdr(*a, late=True, gap=gap),
+           "a cycle of length T_i covers T_cur = 0, ..., T_i - 1: restart as soon as "
+           "T_cur reaches T_i (which is why eta_min itself is never used).")
+          for gap in (0, 1)),
+        (lambda *a: _sgdr(*a, halve=False),
          "the cosine term (1 + cos) runs from 2 down to 0: halve it."),
-        (lambda k, lr0, T0, Tm, e: lr0 * (1 + np.cos(np.pi * _tcur(k, T0, Tm)[0]
-                                                     / _tcur(k, T0, Tm)[1])) / 2,
+        (lambda k, lr0, T0, Tm, e: _sgdr(k, lr0, T0, Tm, 0.0),
          "the rate must anneal towards eta_min: eta_min + (lr0 - eta_min) * ..."),
-        (lambda k, lr0, T0, Tm, e: e + (lr0 - e) * (1 + np.cos(
-            np.pi * _tcur(k, T0, Tm)[0] / (_tcur(k, T0, Tm)[1] - 1))) / 2,
+        (lambda *a: _sgdr(*a, length_minus=1),
          "divide T_cur by T_i, not T_i - 1: the cycle's last step is T_i - 1, just "
          "before the restart, and the rate reaches eta_min only at T_cur = T_i."),
-        (_sgdr_grow_first,
+        (lambda *a: _sgdr(*a, grow_first=True),
          "at a restart subtract the length of the cycle that just ended, then grow it: "
          "T_cur -= T_i first, T_i *= T_mult after."),
     ]
     return run_checker("sgdr_lr", sgdr_lr, _sgdr_reference, cases, mistakes, rtol=1e-10)
-
-
-def _tcur(k, T_0, T_mult):
-    t_cur, t_i = k, T_0
-    while t_cur >= t_i:
-        t_cur -= t_i
-        t_i *= T_mult
-    return t_cur, t_i
 
 
 def check_warmup_cosine(warmup_cosine_lr):

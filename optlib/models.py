@@ -241,16 +241,8 @@ class History(NamedTuple):
     grad_norm: np.ndarray  #: the gradient's norm at every step, before any clipping
 
 
-def _norm_from(clip, grad):
-    """What ``fit``'s ``clip(grad)`` returns, the norm before clipping, as a float."""
-    norm = clip(grad)
-    try:
-        if isinstance(norm, (str, bytes)):
-            raise TypeError
-        return float(norm)
-    except (TypeError, ValueError):
-        raise TypeError("clip must return the gradient's norm before clipping (a number), "
-                        f"as clipping.clip_grad_norm does; it returned {norm!r:.80}") from None
+_CLIP_RETURNS = ("clip must return the gradient's norm before clipping (a number), as "
+                "clipping.clip_grad_norm does")
 
 
 def _check_data(data):
@@ -330,7 +322,7 @@ def fit(model, opt, params, data, epochs=10, batch_size=None, seed=0, clip=None,
             step_loss[k] = model._kernel(opt.grad_point(params, state),
                                          Xe[start:start + batch], ye[start:start + batch],
                                          grad)
-            grad_norm[k] = (_norm_from(clip, grad) if clip is not None
+            grad_norm[k] = (v.returned_number(_CLIP_RETURNS, clip(grad)) if clip is not None
                             else _clip.norm(grad, 2.0))
             state = update(k) if fast else opt.step(params, grad, state)
             k += 1

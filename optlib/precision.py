@@ -174,11 +174,8 @@ def fit_fp16(model, opt, params, data, epochs=10, batch_size=128, seed=0, scaler
                         f"got {type(opt).__name__}")
     if scaler is not None and not isinstance(scaler, DynamicLossScaler):
         raise TypeError(f"scaler must be None or a DynamicLossScaler, got {scaler!r}")
-    if not isinstance(params, np.ndarray):
-        raise TypeError("params is updated in place, so it must be a NumPy float32 array "
-                        f"(the master weights), got {type(params).__name__}; make one with "
-                        "np.array(params, dtype=np.float32) and keep that array")
-    params = v.updatable("params", params, shape=(getattr(model, "n_params", -1),))
+    params = v.updatable("params", params, dtype="np.float32",
+                         shape=(getattr(model, "n_params", -1),))
     if params.dtype != F32:
         raise TypeError(f"params must be float32 master weights, got {params.dtype}")
     _check_data(data)

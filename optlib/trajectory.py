@@ -91,27 +91,19 @@ def run(opt, fn, x0=None, steps=100, dtype=np.float64):
                       not np.isfinite(fs[taken])), state)
 
 
+_VALUE_RETURNS = "fn.value(x) must return one number"
+
+
 def _python_loop(opt, fn, x, state, steps, xs, fs, gnorms):
     """The uncached path for a user's own objective: same kernel, Python loop."""
     xs[0] = x
-    fs[0] = _value(fn, x)
+    fs[0] = v.returned_number(_VALUE_RETURNS, fn.value(x.copy()))
     for k in range(steps):
         g = np.asarray(fn.grad(np.array(opt.grad_point(x, state))), dtype=x.dtype)
         gnorms[k] = _clip.norm(g.reshape(-1), 2.0)  # as the kernel (below 8,192 entries)
         state = opt.step(x, g, state)
         xs[k + 1] = x
-        fs[k + 1] = _value(fn, x)
+        fs[k + 1] = v.returned_number(_VALUE_RETURNS, fn.value(x.copy()))
         if not (np.isfinite(fs[k + 1]) and np.all(np.isfinite(x))):
             return k + 1, state
     return steps, state
-
-
-def _value(fn, x):
-    """``fn.value`` at a copy of ``x``, as a float; anything but one number is refused."""
-    f = fn.value(x.copy())
-    try:
-        if isinstance(f, (str, bytes)):
-            raise TypeError
-        return float(f)
-    except (TypeError, ValueError):
-        raise TypeError(f"fn.value(x) must return one number, got {f!r:.80}") from None
